@@ -1,0 +1,11 @@
+"""LiveMind: a team of local language models, routed, memory-safe, in consensus, streaming.
+
+The kernel library is exposed as :mod:`livemind.kernels`. The orchestration layer (experts,
+pool, governor, router, consensus) is described in DESIGN.md and grows issue by issue.
+"""
+
+from livemind.errors import LiveMindError
+
+__version__ = "0.1.0"
+
+__all__ = sorted(["LiveMindError", "__version__"])
