@@ -27,5 +27,6 @@ extern PyMethodDef lmk_py_matmul_methods[];
 extern PyMethodDef lmk_py_quant_methods[];
 extern PyMethodDef lmk_py_elementwise_methods[];
 extern PyMethodDef lmk_py_attention_methods[];
+extern PyMethodDef lmk_py_model_methods[];
 
 #endif

@@ -87,6 +87,7 @@ PyMethodDef lmk_py_core_methods[] = {
 static PyMethodDef *const tables[] = {
     lmk_py_core_methods, lmk_py_fp8_methods, lmk_py_matmul_methods,
     lmk_py_quant_methods, lmk_py_elementwise_methods, lmk_py_attention_methods,
+    lmk_py_model_methods,
 };
 
 static struct PyModuleDef native_module = {PyModuleDef_HEAD_INIT, "livemind._native",

@@ -1,0 +1,99 @@
+/* lmk model step: one forward pass of a decoder transformer (llama, gemma3) over a batch of
+ * tokens from one or more sequences, entirely in C on the lmk kernels.
+ *
+ * The caller (livemind.engine) owns everything with a lifetime: the mapped weights, the KV cache
+ * memory, the workspace. This file only computes. Weights stay in their GGUF formats.
+ */
+#ifndef LMK_MODEL_H
+#define LMK_MODEL_H
+
+#include "lmk.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ggml type ids for the weights the step reads (quantized ones are lmk_qfmt values). */
+#define LMK_TYPE_F32 0
+#define LMK_TYPE_F16 1
+
+/* A weight as stored in the file: `rows` rows of `cols` elements, each row a whole number of
+ * blocks of `type`. Projections are (out, in); norms are (1, n). data == NULL: absent. */
+typedef struct {
+    const void *data;
+    int32_t type;
+    int64_t rows, cols;
+} lmk_tensor;
+
+typedef struct {
+    lmk_tensor attn_norm;            /* (1, n_embd) */
+    lmk_tensor attn_q;               /* (n_head·head_dim, n_embd) */
+    lmk_tensor attn_k;               /* (n_head_kv·head_dim, n_embd) */
+    lmk_tensor attn_v;               /* (n_head_kv·head_dim_v, n_embd) */
+    lmk_tensor attn_q_norm;          /* (1, head_dim), optional: per-head RMSNorm of q */
+    lmk_tensor attn_k_norm;          /* (1, head_dim), optional */
+    lmk_tensor attn_output;          /* (n_embd, n_head·head_dim_v) */
+    lmk_tensor post_attn_norm;       /* (1, n_embd), optional */
+    lmk_tensor ffn_norm;             /* (1, n_embd) */
+    lmk_tensor ffn_gate;             /* (n_ff, n_embd) */
+    lmk_tensor ffn_up;               /* (n_ff, n_embd) */
+    lmk_tensor ffn_down;             /* (n_embd, n_ff) */
+    lmk_tensor post_ffn_norm;        /* (1, n_embd), optional */
+    float rope_theta;                /* this layer's RoPE base */
+    int32_t window;                  /* sliding-window size; 0: global attention */
+} lmk_layer;
+
+typedef enum { LMK_ACT_SILU = 0, LMK_ACT_GELU = 1 } lmk_act;
+
+typedef struct {
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, head_dim_v, n_ff;
+    float norm_eps;
+    float embed_scale;               /* token embeddings are multiplied by this */
+    float attn_scale;                /* q·k multiplier */
+    int32_t rope_style;              /* lmk_rope_style */
+    int32_t act;                     /* lmk_act: SwiGLU or GeGLU feed-forward */
+    lmk_tensor token_embd;           /* (n_vocab, n_embd) */
+    lmk_tensor output_norm;          /* (1, n_embd) */
+    lmk_tensor output;               /* (n_vocab, n_embd); may be token_embd (tied) */
+    const lmk_layer *layers;         /* (n_layer) */
+} lmk_model;
+
+/* KV cache: for each layer, k[l] and v[l] point to (n_seq, n_ctx, n_head_kv, head_dim[_v])
+ * elements of `dtype`. A sequence slot's positions 0..n_ctx-1 are written as tokens arrive. */
+typedef struct {
+    lmk_kv_dtype dtype;
+    int32_t n_ctx;
+    int32_t n_seq;
+    void *const *k;                  /* (n_layer) */
+    void *const *v;                  /* (n_layer) */
+} lmk_kv_cache;
+
+/* A batch: n_tokens tokens, grouped in runs of one sequence each. Within a run, positions are
+ * consecutive and the run continues that sequence (its earlier positions are in the cache).
+ * Logits are produced for tokens whose want_logits is non-zero (NULL: the last of each run),
+ * in batch order. */
+typedef struct {
+    int32_t n_tokens;
+    const int32_t *tokens;           /* (n_tokens) */
+    const int32_t *pos;              /* (n_tokens) */
+    const int32_t *seq;              /* (n_tokens) */
+    const int8_t *want_logits;       /* (n_tokens) or NULL */
+} lmk_batch;
+
+/* Checks a model description: sizes positive and consistent, every needed weight present with
+ * the shape above, types the step supports. */
+lmk_status lmk_model_check(const lmk_model *m);
+
+/* Bytes of workspace lmk_model_forward needs for batches of up to max_tokens tokens. */
+int64_t lmk_model_workspace_bytes(const lmk_model *m, int32_t max_tokens);
+
+/* Runs the batch; writes K/V of its tokens into the cache and the wanted logits into
+ * logits (n_wanted, n_vocab). workspace: lmk_model_workspace_bytes(m, b->n_tokens) bytes,
+ * 64-byte aligned. */
+lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const lmk_batch *b,
+                             float *logits, void *workspace, int64_t workspace_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,220 @@
+/* The model step: one forward pass of a decoder transformer over a batch, on the lmk kernels.
+ *
+ * Per layer, for all tokens of the batch at once (so every weight is streamed once per step,
+ * however many sequences share it):
+ *   h = norm(x); q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ; [per-head q/k norm]; RoPE(q, k)
+ *   K/V of the new tokens → cache; per sequence run: flash attention over its cache
+ *   x += [post-norm](att·Woᵀ)
+ *   h = norm(x); x += [post-norm](act(h·Wgateᵀ) · (h·Wupᵀ) · Wdownᵀ)
+ * then the final norm and the output projection for the tokens that want logits. */
+#include "lmk_model.h"
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- checks */
+
+static int tensor_ok(const lmk_tensor *t, int64_t rows, int64_t cols, int optional, int f32_only) {
+    if (!t->data) return optional;
+    if (t->rows != rows || t->cols != cols) return 0;
+    if (t->type == LMK_TYPE_F32) return 1;
+    if (f32_only || !lmk_qfmt_valid(t->type)) return 0;
+    return cols % lmk_qblock_elems((lmk_qfmt)t->type) == 0;
+}
+
+lmk_status lmk_model_check(const lmk_model *m) {
+    if (!m || !m->layers) return LMK_ERR_ARG;
+    if (m->n_vocab <= 0 || m->n_embd <= 0 || m->n_layer <= 0 || m->n_head <= 0 || m->n_head_kv <= 0 ||
+        m->head_dim <= 0 || m->head_dim % 2 || m->n_ff <= 0 || m->n_head % m->n_head_kv)
+        return LMK_ERR_ARG;
+    if (m->head_dim_v != m->head_dim) return LMK_ERR_UNSUPPORTED;   /* attention shares D for k and v */
+    if (m->rope_style != LMK_ROPE_NORMAL && m->rope_style != LMK_ROPE_NEOX) return LMK_ERR_ARG;
+    if (m->act != LMK_ACT_SILU && m->act != LMK_ACT_GELU) return LMK_ERR_ARG;
+    const int64_t E = m->n_embd, Q = (int64_t)m->n_head * m->head_dim, KV = (int64_t)m->n_head_kv * m->head_dim;
+    if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) || !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
+        !tensor_ok(&m->output, m->n_vocab, E, 0, 0))
+        return LMK_ERR_ARG;
+    for (int32_t l = 0; l < m->n_layer; l++) {
+        const lmk_layer *L = &m->layers[l];
+        if (!tensor_ok(&L->attn_norm, 1, E, 0, 1) || !tensor_ok(&L->attn_q, Q, E, 0, 0) ||
+            !tensor_ok(&L->attn_k, KV, E, 0, 0) || !tensor_ok(&L->attn_v, KV, E, 0, 0) ||
+            !tensor_ok(&L->attn_q_norm, 1, m->head_dim, 1, 1) || !tensor_ok(&L->attn_k_norm, 1, m->head_dim, 1, 1) ||
+            !tensor_ok(&L->attn_output, E, Q, 0, 0) || !tensor_ok(&L->post_attn_norm, 1, E, 1, 1) ||
+            !tensor_ok(&L->ffn_norm, 1, E, 0, 1) || !tensor_ok(&L->ffn_gate, m->n_ff, E, 0, 0) ||
+            !tensor_ok(&L->ffn_up, m->n_ff, E, 0, 0) || !tensor_ok(&L->ffn_down, E, m->n_ff, 0, 0) ||
+            !tensor_ok(&L->post_ffn_norm, 1, E, 1, 1) || !(L->rope_theta > 0) || L->window < 0)
+            return LMK_ERR_ARG;
+        if (!L->attn_q_norm.data != !L->attn_k_norm.data) return LMK_ERR_ARG;
+    }
+    return LMK_OK;
+}
+
+/* ---------------------------------------------------------------- workspace */
+
+typedef struct {
+    float *x;      /* (T, E) residual stream */
+    float *h;      /* (T, E) normed input of a block; later the rows that want logits */
+    float *q;      /* (T, H·D) */
+    float *k;      /* (T, Hkv·D) */
+    float *v;      /* (T, Hkv·D) */
+    float *att;    /* (T, H·D) attention output */
+    float *proj;   /* (T, E) a block's output projection */
+    float *gate;   /* (T, F) */
+    float *up;     /* (T, F) */
+} workspace;
+
+static int64_t padded(int64_t floats) { return (floats + 15) / 16 * 16; }
+
+static int64_t carve(const lmk_model *m, int64_t T, char *base, workspace *w) {
+    const int64_t E = m->n_embd, Q = (int64_t)m->n_head * m->head_dim, KV = (int64_t)m->n_head_kv * m->head_dim;
+    const int64_t sizes[] = {T * E, T * E, T * Q, T * KV, T * KV, T * Q, T * E, T * m->n_ff, T * m->n_ff};
+    float **slots[] = {&w->x, &w->h, &w->q, &w->k, &w->v, &w->att, &w->proj, &w->gate, &w->up};
+    int64_t off = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (base) *slots[i] = (float *)(base + off);
+        off += padded(sizes[i]) * (int64_t)sizeof(float);
+    }
+    return off;
+}
+
+int64_t lmk_model_workspace_bytes(const lmk_model *m, int32_t max_tokens) {
+    if (!m || max_tokens <= 0) return 0;
+    return carve(m, max_tokens, NULL, &(workspace){0});
+}
+
+/* ---------------------------------------------------------------- pieces */
+
+/* y (T, rows) = x (T, cols) · wᵀ */
+static lmk_status linear(const lmk_tensor *w, const float *x, float *y, int64_t T) {
+    if (w->type == LMK_TYPE_F32) return lmk_matmul_f32(x, (const float *)w->data, y, T, w->rows, w->cols);
+    return lmk_qmatmul((lmk_qfmt)w->type, x, w->data, y, T, w->rows, w->cols);
+}
+
+static lmk_status embed(const lmk_tensor *e, int32_t token, float scale, float *out) {
+    const int64_t n = e->cols;
+    if (e->type == LMK_TYPE_F32) {
+        memcpy(out, (const float *)e->data + (int64_t)token * n, (size_t)n * sizeof(float));
+    } else {
+        int64_t row_bytes;
+        lmk_status s = lmk_qrow_bytes((lmk_qfmt)e->type, n, &row_bytes);
+        if (s == LMK_OK) s = lmk_dequantize((lmk_qfmt)e->type, (const char *)e->data + token * row_bytes, out, n);
+        if (s != LMK_OK) return s;
+    }
+    if (scale != 1.0f)
+        for (int64_t i = 0; i < n; i++) out[i] *= scale;
+    return LMK_OK;
+}
+
+static void add_into(float *x, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static int64_t kv_elem_bytes(lmk_kv_dtype d) { return d == LMK_KV_F32 ? 4 : d == LMK_KV_F16 ? 2 : 1; }
+
+/* Stores n floats into the cache in its dtype. */
+static void kv_store(lmk_kv_dtype d, const float *src, void *dst, int64_t n) {
+    if (d == LMK_KV_F32) memcpy(dst, src, (size_t)n * sizeof(float));
+    else if (d == LMK_KV_F16) lmk_f32_to_f16_n(src, (uint16_t *)dst, n);
+    else lmk_fp8_from_f32(src, (uint8_t *)dst, n);
+}
+
+static lmk_status check_batch(const lmk_model *m, const lmk_kv_cache *kv, const lmk_batch *b) {
+    if (!b || b->n_tokens <= 0 || !b->tokens || !b->pos || !b->seq) return LMK_ERR_ARG;
+    if (!kv || !kv->k || !kv->v || kv->n_ctx <= 0 || kv->n_seq <= 0 ||
+        (kv->dtype != LMK_KV_F32 && kv->dtype != LMK_KV_F16 && kv->dtype != LMK_KV_FP8))
+        return LMK_ERR_ARG;
+    for (int32_t i = 0; i < b->n_tokens; i++) {
+        if (b->tokens[i] < 0 || b->tokens[i] >= m->n_vocab) return LMK_ERR_ARG;
+        if (b->pos[i] < 0 || b->pos[i] >= kv->n_ctx || b->seq[i] < 0 || b->seq[i] >= kv->n_seq) return LMK_ERR_ARG;
+        if (i > 0 && b->seq[i] == b->seq[i - 1] && b->pos[i] != b->pos[i - 1] + 1) return LMK_ERR_ARG;
+    }
+    return LMK_OK;
+}
+
+static int wants(const lmk_batch *b, int32_t i) {
+    if (b->want_logits) return b->want_logits[i] != 0;
+    return i == b->n_tokens - 1 || b->seq[i + 1] != b->seq[i];
+}
+
+/* ---------------------------------------------------------------- the step */
+
+#define TRY(expr)                              \
+    do {                                       \
+        lmk_status s_ = (expr);                \
+        if (s_ != LMK_OK) return s_;           \
+    } while (0)
+
+static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_t l, const lmk_kv_cache *kv,
+                                  const lmk_batch *b, workspace *w) {
+    const int64_t T = b->n_tokens, E = m->n_embd, H = m->n_head, Hkv = m->n_head_kv, D = m->head_dim;
+    const int64_t Q = H * D, KV = Hkv * D, eb = kv_elem_bytes(kv->dtype);
+
+    TRY(lmk_rmsnorm(w->x, (const float *)L->attn_norm.data, w->h, T, E, m->norm_eps));
+    TRY(linear(&L->attn_q, w->h, w->q, T));
+    TRY(linear(&L->attn_k, w->h, w->k, T));
+    TRY(linear(&L->attn_v, w->h, w->v, T));
+    if (L->attn_q_norm.data) {
+        TRY(lmk_rmsnorm(w->q, (const float *)L->attn_q_norm.data, w->q, T * H, D, m->norm_eps));
+        TRY(lmk_rmsnorm(w->k, (const float *)L->attn_k_norm.data, w->k, T * Hkv, D, m->norm_eps));
+    }
+    TRY(lmk_rope(w->q, b->pos, T, H, D, L->rope_theta, (lmk_rope_style)m->rope_style));
+    TRY(lmk_rope(w->k, b->pos, T, Hkv, D, L->rope_theta, (lmk_rope_style)m->rope_style));
+
+    char *kc = kv->k[l], *vc = kv->v[l];
+    for (int64_t i = 0; i < T; i++) {
+        const int64_t slot = ((int64_t)b->seq[i] * kv->n_ctx + b->pos[i]) * KV * eb;
+        kv_store(kv->dtype, w->k + i * KV, kc + slot, KV);
+        kv_store(kv->dtype, w->v + i * KV, vc + slot, KV);
+    }
+    for (int64_t start = 0; start < T;) {
+        int64_t end = start + 1;
+        while (end < T && b->seq[end] == b->seq[start]) end++;
+        const int64_t seq_base = (int64_t)b->seq[start] * kv->n_ctx * KV * eb;
+        lmk_attn_params p = {
+            .T = end - start, .S = b->pos[end - 1] + 1, .H = H, .Hkv = Hkv, .D = D, .kv_stride = KV,
+            .scale = m->attn_scale, .causal = 1, .window = L->window, .kv_dtype = kv->dtype,
+        };
+        TRY(lmk_attention(w->q + start * Q, kc + seq_base, vc + seq_base, w->att + start * Q, &p));
+        start = end;
+    }
+    TRY(linear(&L->attn_output, w->att, w->proj, T));
+    if (L->post_attn_norm.data)
+        TRY(lmk_rmsnorm(w->proj, (const float *)L->post_attn_norm.data, w->proj, T, E, m->norm_eps));
+    add_into(w->x, w->proj, T * E);
+    return LMK_OK;
+}
+
+static lmk_status ffn_block(const lmk_model *m, const lmk_layer *L, int64_t T, workspace *w) {
+    const int64_t E = m->n_embd, F = m->n_ff;
+    TRY(lmk_rmsnorm(w->x, (const float *)L->ffn_norm.data, w->h, T, E, m->norm_eps));
+    TRY(linear(&L->ffn_gate, w->h, w->gate, T));
+    TRY(linear(&L->ffn_up, w->h, w->up, T));
+    if (m->act == LMK_ACT_SILU) TRY(lmk_swiglu(w->gate, w->up, w->gate, T * F));
+    else TRY(lmk_geglu(w->gate, w->up, w->gate, T * F));
+    TRY(linear(&L->ffn_down, w->gate, w->proj, T));
+    if (L->post_ffn_norm.data)
+        TRY(lmk_rmsnorm(w->proj, (const float *)L->post_ffn_norm.data, w->proj, T, E, m->norm_eps));
+    add_into(w->x, w->proj, T * E);
+    return LMK_OK;
+}
+
+lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const lmk_batch *b, float *logits,
+                             void *workspace_mem, int64_t workspace_bytes) {
+    if (!m || !logits || !workspace_mem) return LMK_ERR_ARG;
+    TRY(check_batch(m, kv, b));
+    const int64_t T = b->n_tokens, E = m->n_embd;
+    workspace w;
+    if (carve(m, T, NULL, &w) > workspace_bytes) return LMK_ERR_ARG;
+    carve(m, T, (char *)workspace_mem, &w);
+
+    for (int64_t i = 0; i < T; i++) TRY(embed(&m->token_embd, b->tokens[i], m->embed_scale, w.x + i * E));
+    for (int32_t l = 0; l < m->n_layer; l++) {
+        TRY(attention_block(m, &m->layers[l], l, kv, b, &w));
+        TRY(ffn_block(m, &m->layers[l], T, &w));
+    }
+    int64_t n_out = 0;
+    for (int32_t i = 0; i < T; i++)
+        if (wants(b, i)) memcpy(w.h + n_out++ * E, w.x + (int64_t)i * E, (size_t)E * sizeof(float));
+    if (n_out == 0) return LMK_OK;
+    TRY(lmk_rmsnorm(w.h, (const float *)m->output_norm.data, w.h, n_out, E, m->norm_eps));
+    return linear(&m->output, w.h, logits, n_out);
+}
