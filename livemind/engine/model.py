@@ -7,6 +7,8 @@ pass of ``lmk_model_forward``.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,9 @@ from livemind import _native
 from livemind import kernels as K
 from livemind.engine.config import ModelConfig
 from livemind.engine.gguf import GGUFFile
+from livemind.engine.sampling import SamplingParams
+from livemind.engine.scheduler import Request, Scheduler, TokenEvent
+from livemind.engine.tokenizer import Tokenizer
 from livemind.errors import ContextLengthError, ModelLoadError
 
 KV_DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16), "fp8": (2, np.uint8)}
@@ -30,7 +35,7 @@ class Model:
     """A decoder model on LiveMind's engine. Use :func:`load_model`."""
 
     def __init__(self, path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",
-                 context: int | None = None, n_seq: int = 1, prefill_chunk: int = 256):
+                 context: int | None = None, n_seq: int = 8, prefill_chunk: int = 256):
         if kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.file = GGUFFile(path)
@@ -38,17 +43,22 @@ class Model:
             self.config = cfg = ModelConfig.from_gguf(self.file)
             self.n_ctx = min(context or cfg.n_ctx_train, cfg.n_ctx_train)
             self.kv_dtype = kv_dtype
-            self.n_seq = n_seq
-            self.prefill_chunk = prefill_chunk
+            self.n_seq = n_seq                  # concurrent generations (KV slots)
+            self.prefill_chunk = prefill_chunk  # most tokens in one step
+            self.tokenizer = Tokenizer.from_gguf(self.file)
             if threads is not None:
                 K.set_threads(threads)
             self._native = self._describe()
             code, dtype = KV_DTYPES[kv_dtype]
-            shape = (n_seq, self.n_ctx, cfg.n_head_kv, cfg.head_dim)
+            # one slot per concurrent generation plus one for logits(); np.zeros maps pages lazily,
+            # so memory grows with the positions actually used
+            shape = (n_seq + 1, self.n_ctx, cfg.n_head_kv, cfg.head_dim)
             self._k = [np.zeros(shape, dtype) for _ in range(cfg.n_layer)]
             self._v = [np.zeros(shape, dtype) for _ in range(cfg.n_layer)]
             self._kv_code = code
             self._workspace = _aligned(_native.model_workspace_bytes(self._native, prefill_chunk))
+            self._lock = threading.Lock()       # one step at a time: the workspace is shared
+            self._scheduler: Scheduler | None = None
         except BaseException:
             self.file.close()
             raise
@@ -93,8 +103,11 @@ class Model:
         want_arr = None if want is None else np.ascontiguousarray(want, np.int8)
         if len(tokens) > self.prefill_chunk:
             raise ValueError(f"a step takes at most {self.prefill_chunk} tokens, got {len(tokens)}")
-        _native.model_forward(self._native, self._k, self._v, self._kv_code, self.n_ctx, self.n_seq,
-                              tokens, pos, seq, want_arr, logits, self._workspace)
+        if self._native is None:
+            raise RuntimeError("the model is closed")
+        with self._lock:
+            _native.model_forward(self._native, self._k, self._v, self._kv_code, self.n_ctx, self.n_seq + 1,
+                                  tokens, pos, seq, want_arr, logits, self._workspace)
         return logits
 
     def logits(self, ids, *, all_positions: bool = False) -> np.ndarray:
@@ -112,8 +125,84 @@ class Model:
             chunk = ids[start:start + self.prefill_chunk]
             pos = np.arange(start, start + len(chunk), dtype=np.int32)
             want = np.ones(len(chunk), np.int8) if all_positions else None
-            out.append(self.forward(chunk, pos, np.zeros(len(chunk), np.int32), want))
+            slot = np.full(len(chunk), self.n_seq, np.int32)    # the slot reserved for logits()
+            out.append(self.forward(chunk, pos, slot, want))
         return np.concatenate(out) if all_positions else out[-1][0]
+
+    # ------------------------------------------------------------------ text
+
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = False) -> list[int]:
+        """Token ids of ``text``; ``add_special`` adds BOS/EOS as the model wants them, and
+        text that looks like a special token stays plain text unless ``parse_special``."""
+        return self.tokenizer.encode(text, add_special=add_special, parse_special=parse_special)
+
+    def detokenize(self, ids) -> str:
+        return self.tokenizer.decode(ids)
+
+    def prompt_ids(self, prompt) -> np.ndarray:
+        """Token ids for a prompt given as ids, text, or chat messages (rendered with the
+        model's chat template)."""
+        if isinstance(prompt, str):
+            ids = self.tokenize(prompt)
+        elif isinstance(prompt, (list, tuple)) and prompt and all(isinstance(m, dict) for m in prompt):
+            from livemind.engine.chat import render_chat
+            text = render_chat(prompt, self.file.metadata.get("tokenizer.chat_template"),
+                               bos_token=self.tokenizer.token_text(self.tokenizer.bos_id) if self.tokenizer.bos_id is not None else "",
+                               eos_token=self.tokenizer.token_text(self.tokenizer.eos_id) if self.tokenizer.eos_id is not None else "",
+                               arch=self.config.arch)
+            ids = self.tokenize(text, add_special=False, parse_special=True)
+        else:
+            ids = list(prompt)
+        arr = np.asarray(ids, np.int64)
+        if arr.ndim != 1 or len(arr) == 0:
+            raise ValueError("prompt must be non-empty text, chat messages, or a list of token ids")
+        if arr.min() < 0 or arr.max() >= self.config.n_vocab:
+            raise ValueError(f"prompt token ids must lie in [0, {self.config.n_vocab})")
+        return arr.astype(np.int32)
+
+    # ------------------------------------------------------------------ generation
+
+    async def generate(self, prompt, *, max_tokens: int = 256, temperature: float = 0.8, top_k: int = 40,
+                       top_p: float = 0.95, min_p: float = 0.05, repetition_penalty: float = 1.0,
+                       seed: int | None = None, stop=()) -> AsyncIterator[TokenEvent]:
+        """Streams a completion of ``prompt`` (token ids, text, or chat messages). Concurrent
+        calls share forward steps (continuous batching). Breaking out of the loop or cancelling
+        the task frees the sequence's slot at the next step. Raises ContextLengthError before
+        any work if the prompt does not fit the context.
+
+        >>> async for ev in m.generate("Once upon a time", max_tokens=8, temperature=0):  # doctest: +SKIP
+        ...     print(ev.text, end="")
+        """
+        import asyncio
+
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
+            raise ValueError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+                                repetition_penalty=repetition_penalty, seed=seed,
+                                stop=(stop,) if isinstance(stop, str) else tuple(stop or ()))
+        ids = self.prompt_ids(prompt)
+        if len(ids) >= self.n_ctx:
+            raise ContextLengthError(len(ids), self.n_ctx)
+        if self._native is None:
+            raise RuntimeError("the model is closed")
+        if self._scheduler is None:
+            self._scheduler = Scheduler(self, n_slots=self.n_seq, step_tokens=self.prefill_chunk)
+        req = Request(prompt=ids, params=params, max_tokens=max_tokens, loop=asyncio.get_running_loop(),
+                      queue=asyncio.Queue(), decoder=self.tokenizer.stream_decoder(),
+                      eot_ids=frozenset(self.tokenizer.eot_ids))
+        self._scheduler.submit(req)
+        try:
+            while True:
+                event = await req.queue.get()
+                yield event
+                if event.finish_reason is not None:
+                    return
+        finally:
+            req.cancel()   # a no-op when finished; otherwise frees the slot at the next step
+
+    def in_flight(self) -> int:
+        """Generations queued or running."""
+        return self._scheduler.in_flight() if self._scheduler else 0
 
     def memory(self) -> dict:
         weights = sum(t.nbytes for t in self.file.tensors.values())
@@ -121,6 +210,9 @@ class Model:
         return {"weights": weights, "kv": kv, "scratch": int(self._workspace.nbytes)}
 
     def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.close()
+            self._scheduler = None
         self._native = None
         self._k = self._v = []
         self.file.close()

@@ -1,0 +1,80 @@
+"""Choosing the next token from logits: greedy at temperature 0, otherwise the usual chain
+(repetition penalty → top-k → temperature → top-p → min-p) and a draw from a seeded generator,
+so a fixed seed reproduces a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to pick tokens. Defaults follow llama.cpp's: temperature 0.8, top-k 40, top-p 0.95,
+    min-p 0.05, no repetition penalty.
+
+    >>> SamplingParams(temperature=0).greedy
+    True
+    """
+
+    temperature: float = 0.8
+    top_k: int = 40                  # 0: no limit
+    top_p: float = 0.95              # 1.0: no limit
+    min_p: float = 0.05              # 0.0: no limit
+    repetition_penalty: float = 1.0  # 1.0: off; > 1 discourages tokens seen in the last window
+    repetition_window: int = 64
+    seed: int | None = None
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        checks = [
+            (self.temperature >= 0, "temperature must be >= 0"),
+            (self.top_k >= 0, "top_k must be >= 0"),
+            (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
+            (0 <= self.min_p < 1, "min_p must be in [0, 1)"),
+            (self.repetition_penalty > 0, "repetition_penalty must be > 0"),
+            (self.repetition_window >= 0, "repetition_window must be >= 0"),
+            (all(isinstance(s, str) and s for s in self.stop), "stop must be non-empty strings"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+class Sampler:
+    """Per-sequence sampling state: the generator (seeded) and the recent tokens."""
+
+    def __init__(self, params: SamplingParams):
+        self.params = params
+        self.rng = np.random.default_rng(params.seed)
+
+    def __call__(self, logits: np.ndarray, recent: list[int]) -> int:
+        p = self.params
+        x = logits.astype(np.float64, copy=True)                           # (vocab,)
+        if p.repetition_penalty != 1.0 and recent and p.repetition_window:
+            seen = np.unique(np.asarray(recent[-p.repetition_window:]))
+            vals = x[seen]
+            x[seen] = np.where(vals > 0, vals / p.repetition_penalty, vals * p.repetition_penalty)
+        if p.greedy:
+            return int(np.argmax(x))
+        if 0 < p.top_k < len(x):
+            keep = np.argpartition(-x, p.top_k - 1)[:p.top_k]
+        else:
+            keep = np.arange(len(x))
+        z = x[keep] / p.temperature
+        order = np.argsort(-z, kind="stable")
+        keep, z = keep[order], z[order]
+        probs = np.exp(z - z[0])
+        probs /= probs.sum()
+        n = len(probs)
+        if p.top_p < 1.0:
+            n = min(n, int(np.searchsorted(np.cumsum(probs), p.top_p) + 1))
+        if p.min_p > 0.0:
+            n = min(n, max(1, int(np.count_nonzero(probs >= p.min_p * probs[0]))))
+        probs = probs[:n] / probs[:n].sum()
+        return int(keep[self.rng.choice(n, p=probs)])
