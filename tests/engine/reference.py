@@ -20,6 +20,10 @@ class ReferenceModel:
         self.cfg = ModelConfig.from_gguf(self.file)
         self._cache: dict[str, np.ndarray] = {}
 
+    def close(self) -> None:
+        self._cache.clear()
+        self.file.close()
+
     def w(self, name: str) -> np.ndarray:
         """A weight as float64 in numpy order, e.g. (out, in) for projections."""
         if name not in self._cache:
