@@ -1,5 +1,6 @@
 """The ``livemind`` command line. Sub-commands grow with the layers they drive; today:
 
+    livemind run MODEL "prompt" [--chat] [--kv f16|fp8|f32] [--threads N] [--max-tokens N] ...
     livemind bench kernels [--quick] [--threads N] [--repeats N] [--out DIR]
     livemind bench attention-memory
     livemind info
@@ -32,8 +33,57 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"keep {' and '.join(_BLAS_PINS)} for numpy instead of unsetting them")
     bsub.add_parser("attention-memory", help="peak memory of attention as the context grows")
 
-    sub.add_parser("info", help="CPU features, the ISA in use, threads")
+    r = sub.add_parser("run", help="stream a completion from one model on the native engine")
+    r.add_argument("model", help="a known model name (see `livemind info`) or a GGUF path")
+    r.add_argument("prompt")
+    r.add_argument("--chat", action="store_true", help="apply the model's chat template to the prompt")
+    r.add_argument("--system", default=None, help="system message (with --chat)")
+    r.add_argument("--kv", choices=("f16", "fp8", "f32"), default="f16", help="KV cache type (default f16)")
+    r.add_argument("--threads", type=int, default=None, help="kernel threads (default: all CPUs)")
+    r.add_argument("--context", type=int, default=4096, help="context length (default 4096)")
+    r.add_argument("--max-tokens", type=int, default=128)
+    r.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default)")
+    r.add_argument("--top-k", type=int, default=40)
+    r.add_argument("--top-p", type=float, default=0.95)
+    r.add_argument("--seed", type=int, default=None)
+    r.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+
+    sub.add_parser("info", help="CPU features, the ISA in use, threads, known models")
     return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from livemind.engine.model import load_model
+    from livemind.errors import LiveMindError
+    from livemind.models import resolve_model
+
+    async def stream(model) -> None:
+        prompt = args.prompt
+        if args.chat:
+            prompt = ([{"role": "system", "content": args.system}] if args.system else []) + \
+                     [{"role": "user", "content": args.prompt}]
+        last = None
+        async for ev in model.generate(prompt, max_tokens=args.max_tokens, temperature=args.temperature,
+                                       top_k=args.top_k, top_p=args.top_p, seed=args.seed, stop=args.stop):
+            print(ev.text, end="", flush=True)
+            last = ev
+        t = last.timings
+        print(f"\n[{last.finish_reason}: {last.usage.prompt_tokens} prompt + {last.usage.completion_tokens} "
+              f"generated tokens; first token {t.ttft_s * 1000:.0f} ms, prefill {t.prefill_tokens_per_s:.1f} tok/s, "
+              f"decode {t.decode_tokens_per_s:.1f} tok/s]", file=sys.stderr)
+
+    try:
+        with load_model(resolve_model(args.model), threads=args.threads, kv_dtype=args.kv,
+                        context=args.context) as model:
+            asyncio.run(stream(model))
+    except (LiveMindError, ValueError) as exc:
+        print(f"livemind run: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def _rerun_without_blas_pins(args: argparse.Namespace, argv: list[str]) -> None:
@@ -62,7 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cpu: {cpu_model()}")
         print(f"isa: {K.isa()} (available: {', '.join(K.available_isas())})")
         print(f"threads: {K.get_threads()} of {K.cpu_count()} usable CPUs")
+        from livemind.models import KNOWN_MODELS
+
+        print("known models:")
+        for m in KNOWN_MODELS.values():
+            try:
+                where = str(m.locate())
+            except (ImportError, FileNotFoundError):
+                where = f"not installed ({m.install})"
+            print(f"  {m.name:<24} {m.description}\n  {'':<24} {where}")
         return 0
+    if args.command == "run":
+        return _run(args)
     if args.command == "bench" and args.suite == "kernels":
         _rerun_without_blas_pins(args, argv)
         from livemind.bench import kernels
