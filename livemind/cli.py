@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="a known model name (see `livemind info`) or a GGUF path")
     r.add_argument("prompt")
     r.add_argument("--chat", action="store_true", help="apply the model's chat template to the prompt")
-    r.add_argument("--system", default=None, help="system message (with --chat)")
+    r.add_argument("--system", default="You are a helpful assistant.",
+                   help="system message with --chat (default: 'You are a helpful assistant.'; '' for none)")
     r.add_argument("--kv", choices=("f16", "fp8", "f32"), default="f16", help="KV cache type (default f16)")
     r.add_argument("--threads", type=int, default=None, help="kernel threads (default: all CPUs)")
     r.add_argument("--context", type=int, default=4096, help="context length (default 4096)")
