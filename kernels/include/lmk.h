@@ -118,10 +118,11 @@ lmk_status lmk_qmatmul_ref(lmk_qfmt fmt, const float *a, const void *w, float *c
 
 /* ---------------------------------------------------------------- normalisation (norm.c) */
 
-/* y (rows, n) = x / sqrt(mean(x²) + eps) * w (n). y may alias x. */
+/* y (rows, n) = x / sqrt(mean(x²) + eps) * w (n). y may alias x. eps must be finite and >= 0. */
 lmk_status lmk_rmsnorm(const float *x, const float *w, float *y, int64_t rows, int64_t n, float eps);
 lmk_status lmk_rmsnorm_ref(const float *x, const float *w, float *y, int64_t rows, int64_t n, float eps);
-/* y (rows, n) = (x - mean) / sqrt(var + eps) * w (n) + b (n); b may be NULL. y may alias x. */
+/* y (rows, n) = (x - mean) / sqrt(var + eps) * w (n) + b (n); b may be NULL. y may alias x.
+ * eps as for lmk_rmsnorm. */
 lmk_status lmk_layernorm(const float *x, const float *w, const float *b, float *y,
                          int64_t rows, int64_t n, float eps);
 lmk_status lmk_layernorm_ref(const float *x, const float *w, const float *b, float *y,
@@ -129,7 +130,8 @@ lmk_status lmk_layernorm_ref(const float *x, const float *w, const float *b, flo
 
 /* ---------------------------------------------------------------- softmax (softmax.c) */
 
-/* y (rows, n) = softmax over each row. y may alias x. */
+/* y (rows, n) = softmax over each row. y may alias x. -inf entries (masked) get 0; a row that is
+ * all -inf gives zeros; a row holding NaN or +inf gives NaN. */
 lmk_status lmk_softmax(const float *x, float *y, int64_t rows, int64_t n);
 lmk_status lmk_softmax_ref(const float *x, float *y, int64_t rows, int64_t n);
 
@@ -141,7 +143,7 @@ typedef enum {
 } lmk_rope_style;
 
 /* x (T, H, D) rotated in place; token t sits at positions[t]; pair i turns by
- * positions[t] * theta^(-2i/D). D must be even. */
+ * positions[t] * theta^(-2i/D), formed in double. D must be even; theta finite and > 0. */
 lmk_status lmk_rope(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D,
                     float theta, lmk_rope_style style);
 lmk_status lmk_rope_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D,
@@ -174,7 +176,9 @@ typedef enum {
  *   out (T, H, D)     float32
  * Query row t sits at absolute position S - T + t. Query head h reads KV head h / (H / Hkv).
  * causal: key j is seen by query position p only if j <= p. window > 0: also only if p - j < window.
- * scale: multiplies q·k (commonly 1/sqrt(D)). kv_stride: elements between positions (0 = Hkv*D). */
+ * scale: multiplies q·k (commonly 1/sqrt(D)). kv_stride: elements between positions (0 = Hkv*D).
+ * LMK_ERR_ARG unless H % Hkv == 0, D >= 1, kv_stride is 0 or >= Hkv*D, window >= 0, and (when
+ * causal) T <= S. A query row that sees no key (only when S == 0) comes out as zeros. */
 typedef struct {
     int64_t T, S, H, Hkv, D;
     int64_t kv_stride;

@@ -1,12 +1,15 @@
 /* The worker pool behind every threaded kernel.
  *
  * One process-wide pool of (threads - 1) workers; the calling thread is the last participant.
- * A parallel_for publishes a job by bumping `generation`; workers spin briefly (decode steps call
- * in thousands of times per second) and then sleep on a condition variable. Chunks are taken
- * from an atomic counter, so a participant slowed by another process does not stall the rest.
- * Every worker checks in once per job (`checked_in`), and the caller waits for all of them
- * before the job's fields may be rewritten. Calls from several threads at once are serialised;
- * a nested call runs inline. */
+ * A job is published in one of two descriptor slots (by the parity of its generation) and
+ * announced through `claim`, a 64-bit word holding (generation << 32 | next chunk). Participants
+ * take chunks by compare-and-swap on that word, so a chunk can only be claimed while its job is
+ * current: a worker that wakes late finds a newer generation and goes back to waiting, and the
+ * caller never waits for idle or descheduled workers — only for chunks actually taken (`pending`).
+ * A slot is rewritten two jobs later, after its job has finished, so a worker that read it and
+ * then won the swap read it whole. Workers spin briefly (decode steps publish thousands of jobs
+ * a second) and then sleep on a condition variable. Calls from several threads at once are
+ * serialised (a caller that finds the pool busy runs its job inline); a nested call runs inline. */
 #define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
 #include "internal.h"
 
@@ -27,6 +30,12 @@
 #define SPIN_ROUNDS 20000
 
 typedef struct {
+    lmk_task_fn fn;
+    void *ctx;
+    int64_t n, chunk, n_chunks;
+} job_t;
+
+typedef struct {
     pthread_mutex_t mu;          /* guards sleeping workers, start/stop */
     pthread_cond_t wake;
     pthread_mutex_t call_mu;     /* one parallel_for at a time */
@@ -34,19 +43,17 @@ typedef struct {
     int n_threads;               /* participants, the caller included */
     int started;
     int stop;
-    uint64_t generation;         /* bumped once per job (atomic) */
-    /* the current job */
-    lmk_task_fn fn;
-    void *ctx;
-    int64_t n, chunk, n_chunks;
-    int64_t next_chunk;          /* atomic */
-    int64_t pending;             /* chunks not yet finished (atomic) */
-    int checked_in;              /* workers done with the current job (atomic) */
+    job_t jobs[2];               /* by generation parity; fields accessed atomically */
+    uint64_t claim;              /* generation << 32 | next chunk (atomic) */
+    int64_t pending;             /* chunks of the current job not yet finished (atomic) */
 } pool_t;
 
-static pool_t pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-                      NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0};
+static pool_t pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
+                      .call_mu = PTHREAD_MUTEX_INITIALIZER};
 static __thread int in_task;
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 int lmk_cpu_count(void) {
 #ifdef __linux__
@@ -60,13 +67,25 @@ int lmk_cpu_count(void) {
     return n > 0 ? (int)n : 1;
 }
 
-static void run_chunks(void) {
+static uint32_t current_generation(void) {
+    return (uint32_t)(__atomic_load_n(&pool.claim, __ATOMIC_ACQUIRE) >> 32);
+}
+
+/* Takes and runs chunks of job `gen` until it has none left or a newer job replaced it. */
+static void run_chunks(uint32_t gen) {
+    const job_t *job = &pool.jobs[gen & 1];
     for (;;) {
-        int64_t i = __atomic_fetch_add(&pool.next_chunk, 1, __ATOMIC_ACQ_REL);
-        if (i >= pool.n_chunks) return;
-        int64_t begin = i * pool.chunk, end = LMK_MIN(pool.n, begin + pool.chunk);
+        uint64_t word = __atomic_load_n(&pool.claim, __ATOMIC_ACQUIRE);
+        if ((uint32_t)(word >> 32) != gen) return;
+        const int64_t i = (uint32_t)word;
+        lmk_task_fn fn = LOAD(job->fn);
+        void *ctx = LOAD(job->ctx);
+        const int64_t n = LOAD(job->n), chunk = LOAD(job->chunk), n_chunks = LOAD(job->n_chunks);
+        if (i >= n_chunks) return;
+        if (!__atomic_compare_exchange_n(&pool.claim, &word, word + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue;
         in_task = 1;
-        pool.fn(pool.ctx, begin, end);
+        fn(ctx, i * chunk, LMK_MIN(n, (i + 1) * chunk));
         in_task = 0;
         __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_ACQ_REL);
     }
@@ -75,38 +94,49 @@ static void run_chunks(void) {
 static void *worker_main(void *arg) {
     /* The generation at pool start, read before any job could be published: a worker that read
      * it itself could miss a job posted before it first ran. */
-    uint64_t seen = (uint64_t)(uintptr_t)arg;
+    uint32_t seen = (uint32_t)(uintptr_t)arg;
     for (;;) {
-        uint64_t gen;
+        uint32_t gen;
         int spins = 0;
-        while ((gen = __atomic_load_n(&pool.generation, __ATOMIC_ACQUIRE)) == seen &&
-               spins++ < SPIN_ROUNDS)
-            cpu_relax();
+        while ((gen = current_generation()) == seen && spins++ < SPIN_ROUNDS) cpu_relax();
         if (gen == seen) {
             pthread_mutex_lock(&pool.mu);
-            while ((gen = __atomic_load_n(&pool.generation, __ATOMIC_ACQUIRE)) == seen && !pool.stop)
-                pthread_cond_wait(&pool.wake, &pool.mu);
+            while ((gen = current_generation()) == seen && !pool.stop) pthread_cond_wait(&pool.wake, &pool.mu);
             pthread_mutex_unlock(&pool.mu);
         }
-        if (pool.stop) return NULL;
+        if (LOAD(pool.stop)) return NULL;
         seen = gen;
-        run_chunks();
-        __atomic_fetch_add(&pool.checked_in, 1, __ATOMIC_ACQ_REL);
+        run_chunks(gen);
     }
+}
+
+/* Publishes a job under a new generation and wakes the sleepers. Called with call_mu held,
+ * after the previous job finished. */
+static uint32_t publish(lmk_task_fn fn, void *ctx, int64_t n, int64_t chunk, int64_t n_chunks) {
+    const uint32_t gen = current_generation() + 1;
+    job_t *job = &pool.jobs[gen & 1];
+    STORE(job->fn, fn);
+    STORE(job->ctx, ctx);
+    STORE(job->n, n);
+    STORE(job->chunk, chunk);
+    STORE(job->n_chunks, n_chunks);
+    STORE(pool.pending, n_chunks);
+    pthread_mutex_lock(&pool.mu);
+    __atomic_store_n(&pool.claim, (uint64_t)gen << 32, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    return gen;
 }
 
 static void pool_stop(void) {
     if (!pool.started) return;
-    pthread_mutex_lock(&pool.mu);
-    pool.stop = 1;
-    __atomic_fetch_add(&pool.generation, 1, __ATOMIC_ACQ_REL);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.mu);
+    STORE(pool.stop, 1);
+    publish(NULL, NULL, 0, 1, 0);   /* an empty job wakes every worker to see `stop` */
     for (int i = 0; i < pool.n_threads - 1; i++) pthread_join(pool.workers[i], NULL);
     free(pool.workers);
     pool.workers = NULL;
     pool.started = 0;
-    pool.stop = 0;
+    STORE(pool.stop, 0);
 }
 
 /* Called with call_mu held. */
@@ -118,7 +148,7 @@ static lmk_status pool_start(int n) {
         pool.n_threads = 1;
         return LMK_ERR_NOMEM;
     }
-    void *start_gen = (void *)(uintptr_t)__atomic_load_n(&pool.generation, __ATOMIC_ACQUIRE);
+    void *start_gen = (void *)(uintptr_t)current_generation();
     for (int i = 0; i < n - 1; i++) {
         if (pthread_create(&pool.workers[i], NULL, worker_main, start_gen) != 0) {
             pool.n_threads = i + 1;   /* keep the workers that did start */
@@ -146,8 +176,8 @@ lmk_status lmk_threads_set(int n) {
 }
 
 int lmk_threads_get(void) {
-    if (pool.n_threads == 0) lmk_threads_set(0);
-    return pool.n_threads;
+    if (LOAD(pool.n_threads) == 0) lmk_threads_set(0);
+    return LOAD(pool.n_threads);
 }
 
 void lmk_parallel_for(int64_t n, int64_t grain, lmk_task_fn fn, void *ctx) {
@@ -157,23 +187,12 @@ void lmk_parallel_for(int64_t n, int64_t grain, lmk_task_fn fn, void *ctx) {
         fn(ctx, 0, n);
         return;
     }
-    const int threads = pool.n_threads;   /* stable while call_mu is held */
-    const int64_t n_chunks = LMK_MIN((n + grain - 1) / grain, (int64_t)threads);
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.n = n;
-    pool.chunk = (n + n_chunks - 1) / n_chunks;
-    pool.n_chunks = (n + pool.chunk - 1) / pool.chunk;
-    __atomic_store_n(&pool.next_chunk, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&pool.pending, pool.n_chunks, __ATOMIC_RELAXED);
-    __atomic_store_n(&pool.checked_in, 0, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&pool.mu);
-    __atomic_fetch_add(&pool.generation, 1, __ATOMIC_ACQ_REL);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.mu);
-    run_chunks();
-    while (__atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) > 0 ||
-           __atomic_load_n(&pool.checked_in, __ATOMIC_ACQUIRE) < threads - 1)
-        cpu_relax();
+    const int64_t threads = pool.n_threads;   /* stable while call_mu is held */
+    int64_t n_chunks = LMK_MIN((n + grain - 1) / grain, threads);
+    const int64_t chunk = (n + n_chunks - 1) / n_chunks;
+    n_chunks = (n + chunk - 1) / chunk;
+    const uint32_t gen = publish(fn, ctx, n, chunk, n_chunks);
+    run_chunks(gen);
+    while (__atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) > 0) cpu_relax();
     pthread_mutex_unlock(&pool.call_mu);
 }

@@ -1,4 +1,178 @@
+/* Quant family: block sizes, quantize round trips, every ISA's dequantize (bit-exact against
+ * the reference) and qmatmul (against the float reference and against the generic int8 path). */
 #include "harness.h"
 
-/* Placeholder until the quant family lands: fails so that it cannot pass unnoticed. */
-void test_quant(void) { expect_true("quant tests exist", 0); }
+#include <string.h>
+
+static const lmk_qfmt FORMATS[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0, LMK_Q4_K, LMK_Q6_K};
+static const char *const NAMES[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k"};
+#define N_FORMATS 6
+
+/* Round trip on N(0, 1) data: RMS error / RMS of x. Each bound is about 1.3× what the format
+ * gives (step / sqrt(12) with step = range / levels), so a broken scale search fails it. */
+static const double ROUNDTRIP_MAX[N_FORMATS] = {0.006, 0.12, 0.11, 0.06, 0.09, 0.025};
+
+/* qmatmul against the float reference: the activations are rounded to 8 bits per block
+ * (step amax/127; rounding error ~0.5% of a block's RMS), so each output errs by about
+ * 0.005 · sqrt(K) · rms(w) · rms(a). Tolerance: 10× that scale. */
+#define QMM_REF_TOL 0.05
+/* SIMD against the generic int8 path: identical integer sums, only the float accumulation
+ * order differs. */
+#define QMM_GENERIC_TOL 1e-5
+
+/* Byte offsets of the f16 scale fields inside a block, patched so random blocks stay finite. */
+static int f16_fields(lmk_qfmt fmt, int off[2]) {
+    switch ((int)fmt) {
+    case LMK_Q4_1: case LMK_Q4_K: off[0] = 0, off[1] = 2; return 2;
+    case LMK_Q6_K: off[0] = 208; return 1;
+    default: off[0] = 0; return 1;
+    }
+}
+
+/* Random bytes, with every f16 scale set to a finite value in [2^-8, 2^-4) (random sign for d). */
+static void fill_random_blocks(lmk_qfmt fmt, uint8_t *q, int64_t nb) {
+    const int64_t bb = lmk_qblock_bytes(fmt);
+    for (int64_t i = 0; i < nb * bb; i++) q[i] = (uint8_t)rng_uniform(0.0f, 256.0f);
+    int off[2];
+    const int nf = f16_fields(fmt, off);
+    for (int64_t b = 0; b < nb; b++)
+        for (int f = 0; f < nf; f++) {
+            /* exponent 7..10 (2^-8..2^-5), random mantissa; sign only on the first field */
+            uint16_t h = (uint16_t)(((uint16_t)rng_uniform(7.0f, 11.0f) << 10) | ((uint16_t)rng_uniform(0.0f, 1024.0f) & 0x3FF));
+            if (f == 0 && rng_uniform(0.0f, 1.0f) < 0.5f) h |= 0x8000;
+            memcpy(q + b * bb + off[f], &h, 2);
+        }
+}
+
+static void test_sizes(void) {
+    static const int64_t elems[] = {32, 32, 32, 32, 256, 256}, bytes[] = {34, 18, 20, 22, 144, 210};
+    int ok = 1;
+    for (int f = 0; f < N_FORMATS; f++) {
+        int64_t rb = -1;
+        ok &= lmk_qfmt_valid(FORMATS[f]) && lmk_qblock_elems(FORMATS[f]) == elems[f] &&
+              lmk_qblock_bytes(FORMATS[f]) == bytes[f] && lmk_qrow_bytes(FORMATS[f], 4 * elems[f], &rb) == LMK_OK &&
+              rb == 4 * bytes[f] && lmk_qrow_bytes(FORMATS[f], elems[f] + 1, &rb) == LMK_ERR_ARG;
+    }
+    ok &= !lmk_qfmt_valid(0) && !lmk_qfmt_valid(7) && lmk_qblock_elems((lmk_qfmt)1) == 0 &&
+          lmk_qblock_bytes((lmk_qfmt)13) == 0;
+    expect_true("quant block sizes", ok);
+
+    float x[64] = {0}, y[64];
+    uint8_t q[64 * 4];
+    expect_true("quant rejects bad n", lmk_quantize(LMK_Q8_0, x, q, 33) == LMK_ERR_ARG &&
+                                           lmk_quantize(LMK_Q4_K, x, q, 64) == LMK_ERR_ARG &&
+                                           lmk_dequantize(LMK_Q4_0, q, y, -32) == LMK_ERR_ARG &&
+                                           lmk_dequantize_ref((lmk_qfmt)5, q, y, 32) == LMK_ERR_ARG &&
+                                           lmk_qmatmul(LMK_Q8_0, x, q, y, 1, 1, 48) == LMK_ERR_ARG &&
+                                           lmk_qmatmul_ref(LMK_Q6_K, x, q, y, 1, -1, 256) == LMK_ERR_ARG &&
+                                           lmk_qmatmul((lmk_qfmt)99, x, q, y, 1, 1, 32) == LMK_ERR_ARG);
+}
+
+static void test_roundtrip(void) {
+    const int64_t n = 4096 * 4;
+    float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+    uint8_t *q = malloc((size_t)n * 2);
+    fill_normal(x, n, 1.0f);
+    for (int f = 0; f < N_FORMATS; f++) {
+        lmk_quantize(FORMATS[f], x, q, n);
+        lmk_dequantize_ref(FORMATS[f], q, y, n);
+        double se = 0, sx = 0;
+        for (int64_t i = 0; i < n; i++) se += (double)(y[i] - x[i]) * (y[i] - x[i]), sx += (double)x[i] * x[i];
+        const double rel = sqrt(se / sx);
+        char what[96];
+        snprintf(what, sizeof what, "quant %s round trip rel_rms=%.4f <= %.3f", NAMES[f], rel, ROUNDTRIP_MAX[f]);
+        expect_true(what, rel <= ROUNDTRIP_MAX[f]);
+    }
+    /* zeros and a constant block survive exactly enough: no NaN from a zero scale */
+    float z[256] = {0}, zy[256];
+    int finite = 1;
+    for (int f = 0; f < N_FORMATS; f++) {
+        lmk_quantize(FORMATS[f], z, q, 256);
+        lmk_dequantize_ref(FORMATS[f], q, zy, 256);
+        for (int i = 0; i < 256; i++) finite &= zy[i] == 0.0f;
+    }
+    expect_true("quant zeros round trip to zeros", finite);
+    free(x), free(y), free(q);
+}
+
+static void test_dequantize(void) {
+    for (int f = 0; f < N_FORMATS; f++) {
+        const lmk_qfmt fmt = FORMATS[f];
+        const int64_t be = lmk_qblock_elems(fmt), bb = lmk_qblock_bytes(fmt);
+        for (int s = 0; s < LMK_N_ODD_SIZES; s++) {
+            const int64_t nb = LMK_ODD_SIZES[s] > 1000 && be > 32 ? 129 : LMK_ODD_SIZES[s], n = nb * be;
+            uint8_t *q = malloc((size_t)(nb * bb));
+            float *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+            fill_random_blocks(fmt, q, nb);
+            lmk_dequantize_ref(fmt, q, want, n);
+            FOR_EACH_ISA(isa) {
+                char what[64];
+                snprintf(what, sizeof what, "dequantize %s nb=%lld", NAMES[f], (long long)nb);
+                memset(got, 0xFF, n * sizeof(float));
+                expect_true(what, lmk_dequantize(fmt, q, got, n) == LMK_OK);
+                expect_equal_bytes(what, got, want, (size_t)n * sizeof(float));
+            }
+            free(q), free(want), free(got);
+        }
+    }
+}
+
+/* One qmatmul case on every ISA: against the float reference (QMM_REF_TOL) and against the
+ * scalar ISA's generic int8 path (QMM_GENERIC_TOL). */
+static void check_qmatmul(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, int64_t K, int random_bytes) {
+    int64_t rb;
+    lmk_qrow_bytes(fmt, K, &rb);
+    float *a = malloc(M * K * sizeof(float)), *w = malloc(N * K * sizeof(float));
+    float *want = malloc(M * N * sizeof(float)), *gen = malloc(M * N * sizeof(float)),
+          *got = malloc(M * N * sizeof(float));
+    uint8_t *q = malloc((size_t)(N * rb));
+    fill_normal(a, M * K, 1.0f);
+    if (random_bytes) {
+        fill_random_blocks(fmt, q, N * K / lmk_qblock_elems(fmt));
+    } else {
+        fill_normal(w, N * K, 0.5f);
+        lmk_quantize(fmt, w, q, N * K);
+    }
+    lmk_dequantize_ref(fmt, q, w, N * K);
+    double sw = 0, sa = 0;
+    for (int64_t i = 0; i < N * K; i++) sw += (double)w[i] * w[i];
+    for (int64_t i = 0; i < M * K; i++) sa += (double)a[i] * a[i];
+    const double scale = sqrt((double)K) * sqrt(sw / (N * K)) * sqrt(sa / (M * K));
+
+    lmk_qmatmul_ref(fmt, a, q, want, M, N, K);
+    lmk_isa_set(LMK_ISA_SCALAR);
+    lmk_qmatmul(fmt, a, q, gen, M, N, K);
+    lmk_isa_set(lmk_isa_best());
+    char what[96];
+    FOR_EACH_ISA(isa) {
+        memset(got, 0xFF, M * N * sizeof(float));
+        snprintf(what, sizeof what, "qmatmul %s%s M=%lld N=%lld K=%lld vs ref", name, random_bytes ? " (random)" : "",
+                 (long long)M, (long long)N, (long long)K);
+        expect_true(what, lmk_qmatmul(fmt, a, q, got, M, N, K) == LMK_OK);
+        expect_close(what, got, want, M * N, QMM_REF_TOL * scale, 0.0);
+        if (isa != LMK_ISA_SCALAR) {
+            snprintf(what, sizeof what, "qmatmul %s M=%lld N=%lld K=%lld vs generic", name, (long long)M,
+                     (long long)N, (long long)K);
+            expect_close(what, got, gen, M * N, QMM_GENERIC_TOL * scale, 1e-5);
+        }
+    }
+    free(a), free(w), free(want), free(gen), free(got), free(q);
+}
+
+static void test_qmatmul(void) {
+    static const int64_t Ns[] = {1, 3, 17, 129}, Kblocks[] = {1, 3, 17};
+    for (int f = 0; f < N_FORMATS; f++) {
+        const int64_t be = lmk_qblock_elems(FORMATS[f]);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++) check_qmatmul(FORMATS[f], NAMES[f], i % 2 ? 3 : 1, Ns[i], Kblocks[j] * be, 0);
+        check_qmatmul(FORMATS[f], NAMES[f], 2, 17, 16 * be, 1);
+        check_qmatmul(FORMATS[f], NAMES[f], 1, 129, 4096, 1);
+    }
+}
+
+void test_quant(void) {
+    test_sizes();
+    test_roundtrip();
+    test_dequantize();
+    test_qmatmul();
+}

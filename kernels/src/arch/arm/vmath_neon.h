@@ -26,12 +26,11 @@ static inline float32x4_t lmk_silu_neon(float32x4_t x) {
     return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), lmk_exp_neon(vnegq_f32(x))));
 }
 
+/* gelu_tanh as x / (1 + e^{-2u}); see vmath_avx512.h */
 static inline float32x4_t lmk_gelu_neon(float32x4_t x) {
     const float32x4_t one = vdupq_n_f32(1.0f);
-    float32x4_t u = vmulq_f32(vmulq_n_f32(x, 0.7978845608028654f), vfmaq_n_f32(one, vmulq_f32(x, x), 0.044715f));
-    u = vminq_f32(u, vdupq_n_f32(40.0f));
-    float32x4_t e = lmk_exp_neon(vaddq_f32(u, u));
-    return vdivq_f32(vmulq_f32(x, e), vaddq_f32(e, one));
+    float32x4_t u = vmulq_f32(vmulq_n_f32(x, -1.5957691216057308f), vfmaq_n_f32(one, vmulq_f32(x, x), 0.044715f));
+    return vdivq_f32(x, vaddq_f32(one, lmk_exp_neon(u)));
 }
 
 static inline float lmk_hsum_neon(float32x4_t v) { return vaddvq_f32(v); }

@@ -2,6 +2,7 @@
 #ifndef LMK_VMATH_AVX2_H
 #define LMK_VMATH_AVX2_H
 #include <immintrin.h>
+#include <stdint.h>
 
 static inline __m256 lmk_exp_avx2(__m256 x) {
     const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365478515625f);
@@ -27,13 +28,12 @@ static inline __m256 lmk_silu_avx2(__m256 x) {
     return _mm256_div_ps(x, _mm256_add_ps(one, lmk_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
+/* gelu_tanh as x / (1 + e^{-2u}); see vmath_avx512.h */
 static inline __m256 lmk_gelu_avx2(__m256 x) {
     const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 u = _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.7978845608028654f)),
+    __m256 u = _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(-1.5957691216057308f)),
                              _mm256_fmadd_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(0.044715f), one));
-    u = _mm256_min_ps(u, _mm256_set1_ps(40.0f));
-    __m256 e = lmk_exp_avx2(_mm256_add_ps(u, u));
-    return _mm256_div_ps(_mm256_mul_ps(x, e), _mm256_add_ps(e, one));
+    return _mm256_div_ps(x, _mm256_add_ps(one, lmk_exp_avx2(u)));
 }
 
 static inline float lmk_hsum_avx2(__m256 v) {
@@ -48,6 +48,11 @@ static inline float lmk_hmax_avx2(__m256 v) {
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+/* Lane mask for a tail of `left` (0..8) elements, for _mm256_maskload_ps / _mm256_maskstore_ps. */
+static inline __m256i lmk_tail_mask_avx2(int64_t left) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 #endif

@@ -30,15 +30,14 @@ static inline __m512 lmk_silu_avx512(__m512 x) {
     return _mm512_div_ps(x, _mm512_add_ps(one, lmk_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
-/* gelu_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), with 1 + tanh(u) = 2 − 2/(e^{2u} + 1) */
+/* gelu_tanh(x) = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as x / (1 + e^{-2u}):
+ * the same function without the cancellation of 1 + tanh(u) for negative x, and exact (x) for
+ * large positive x, where x·e^{2u} would overflow. e^{-2u} = inf for very negative x gives -0. */
 static inline __m512 lmk_gelu_avx512(__m512 x) {
     const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 u = _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.7978845608028654f)),
+    __m512 u = _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(-1.5957691216057308f)),
                              _mm512_fmadd_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(0.044715f), one));
-    /* x·(1 − 1/(e^{2u} + 1)) = x·e^{2u}/(e^{2u}+1); clamp keeps e^{2u} finite */
-    u = _mm512_min_ps(u, _mm512_set1_ps(40.0f));
-    __m512 e = lmk_exp_avx512(_mm512_add_ps(u, u));
-    return _mm512_div_ps(_mm512_mul_ps(x, e), _mm512_add_ps(e, one));
+    return _mm512_div_ps(x, _mm512_add_ps(one, lmk_exp_avx512(u)));
 }
 
 static inline float lmk_hsum_avx512(__m512 v) { return _mm512_reduce_add_ps(v); }

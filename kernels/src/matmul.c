@@ -1,0 +1,237 @@
+/* float32 matmul: c (M, N) = a (M, K) · b (N, K)ᵀ, with b in GGUF's "out × in" weight layout.
+ *
+ * The SIMD paths share one driver, after BLIS / Goto's GEMM. Per call:
+ *
+ *   pack a whole, K block by K block, into panels of mr rows    (all threads; a is activations)
+ *   threads take units of ≤ nc output columns from a counter:
+ *     for pc over K in kc:
+ *       pack the unit's b[.., pc..] into panels of nr columns   (kc, unit) → stays in L2
+ *       for ir over the a panels:                               one (kc, mr) panel → stays in L1
+ *         for jr over the b panels:                             micro-kernel: (mr, nr) of c in registers
+ *
+ * Packing turns both operands into k-major panels, so the micro-kernel streams contiguous,
+ * aligned memory and never gathers; panels are zero-padded to full tiles, so an edge tile runs
+ * the same kernel into a small buffer and only its valid part is copied out. Each unit owns
+ * whole columns of c, so no two threads write one element, nothing is reduced across threads,
+ * and the result does not depend on the thread count. When c is too narrow to split over N,
+ * the roles swap: b is packed whole and units are rows of c (at most mc).
+ *
+ * M == 1 (a decode step) is memory-bound: packing would read b twice, so it takes a GEMV path
+ * that streams b once, threaded over N. N == 1 is the same product with a and b swapped. */
+#include "matmul.h"
+
+/* ---------------------------------------------------------------- reference */
+
+/* Plain triple loop with double accumulation: the products are exact in double and the sum
+ * loses far less than any float32 path, so it is the yardstick for every fast path. */
+lmk_status lmk_matmul_f32_ref(const float *a, const float *b, float *c, int64_t M, int64_t N, int64_t K) {
+    if (!lmk_dims_ok(M, K) || !lmk_dims_ok(N, K) || !lmk_dims_ok(M, N)) return LMK_ERR_ARG;
+    if (M * N == 0) return LMK_OK;
+    if (!c || (K > 0 && (!a || !b))) return LMK_ERR_ARG;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++) s += (double)a[i * K + k] * (double)b[j * K + k];
+            c[i * N + j] = (float)s;
+        }
+    return LMK_OK;
+}
+
+/* ---------------------------------------------------------------- GEMV: M == 1 or N == 1 */
+
+typedef struct {
+    const lmk_sgemm_arch *arch;
+    const float *x;  /* (K) */
+    const float *w;  /* (n, K) */
+    float *y;        /* (n) */
+    int64_t K;
+} gemv_job;
+
+static void gemv_task(void *ctx, int64_t begin, int64_t end) {
+    const gemv_job *j = ctx;
+    j->arch->gemv(j->x, j->w + begin * j->K, j->y + begin, end - begin, j->K);
+}
+
+static void gemv(const lmk_sgemm_arch *arch, const float *x, const float *w, float *y, int64_t n, int64_t K) {
+    gemv_job job = {arch, x, w, y, K};
+    /* A chunk gets at least ~512K multiply-adds (2 MiB of w, tens of µs): waking a worker costs
+     * µs on an idle machine but can cost far more on a busy one (measured: a 576 × 576 GEMV took
+     * 25 µs on one thread and ~370 µs on two while other processes loaded both cores). */
+    int64_t grain = LMK_MAX((int64_t)16, ((int64_t)1 << 19) / LMK_MAX(K, (int64_t)1));
+    lmk_parallel_for(n, grain, gemv_task, &job);
+}
+
+/* ---------------------------------------------------------------- blocked GEMM */
+
+/* The portable packer (see lmk_sgemm_pack): k outer, so the writes are contiguous. */
+static void pack_portable(const float *src, int64_t ld, int64_t rows, int64_t kc, int r, float *dst) {
+    for (int64_t p0 = 0; p0 < rows; p0 += r, dst += r * kc) {
+        const int64_t pr = LMK_MIN((int64_t)r, rows - p0);
+        const float *s = src + p0 * ld;
+        for (int64_t k = 0; k < kc; k++) {
+            for (int64_t i = 0; i < pr; i++) dst[k * r + i] = s[i * ld + k];
+            for (int64_t i = pr; i < r; i++) dst[k * r + i] = 0.0f;
+        }
+    }
+}
+
+static void pack_panels(const lmk_sgemm_arch *ar, const float *src, int64_t ld, int64_t rows, int64_t kc, int r,
+                        float *dst) {
+    (ar->pack ? ar->pack : pack_portable)(src, ld, rows, kc, r, dst);
+}
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+/* c (m, n) [+]= A · Bᵀ over one K block, from packed panels:
+ *   ap (m rounded up to mr, kc)  mr-row panels
+ *   bp (n rounded up to nr, kc)  nr-column panels
+ * Each A micro-panel (the broadcast operand) stays in L1 while every B micro-panel of the block
+ * (the vector-loaded operand, whole cache lines per load) streams past it from L2 — the order
+ * BLIS uses on AVX-512, with the roles of A and B swapped as our c is row-major. */
+static void macro_kernel(const lmk_sgemm_arch *ar, int64_t kc, const float *ap, int64_t m, const float *bp, int64_t n,
+                         float *c, int64_t ldc, int accumulate) {
+    const int mr = ar->mr, nr = ar->nr;
+    float edge[LMK_SGEMM_MAX_TILE] __attribute__((aligned(64)));  /* (mr, nr) */
+    for (int64_t ir = 0; ir < m; ir += mr) {
+        const int64_t mm = LMK_MIN((int64_t)mr, m - ir);
+        for (int64_t jr = 0; jr < n; jr += nr) {
+            const int64_t nn = LMK_MIN((int64_t)nr, n - jr);
+            float *ct = c + ir * ldc + jr;  /* (mm, nn), rows ldc apart */
+            if (mm == mr && nn == nr) {
+                ar->ukernel(kc, ap + ir * kc, bp + jr * kc, ct, ldc, accumulate);
+                continue;
+            }
+            ar->ukernel(kc, ap + ir * kc, bp + jr * kc, edge, nr, 0);
+            for (int64_t i = 0; i < mm; i++)
+                for (int64_t q = 0; q < nn; q++)
+                    ct[i * ldc + q] = accumulate ? ct[i * ldc + q] + edge[i * nr + q] : edge[i * nr + q];
+        }
+    }
+}
+
+/* One GEMM call, in two hand-offs to the pool (each costs a wake-up, so not one per K block):
+ *   1. all threads pack the "shared" operand whole — A when threads split the columns of c,
+ *      B when they split its rows — into panels, K block by K block;
+ *   2. threads take units of output columns (rows) from a shared counter; for each unit they
+ *      pack the matching slice of the other operand one K block at a time and run the macro-kernel.
+ * Taking units dynamically keeps both cores busy when one is slowed by another process. */
+typedef struct {
+    const lmk_sgemm_arch *arch;
+    const float *a;        /* (M, K) */
+    const float *b;        /* (N, K) */
+    float *c;              /* (M, N) */
+    int64_t M, N, K;
+    int64_t kc_max;        /* K block */
+    int split_n;           /* units are columns of c (else rows) */
+    int64_t unit;          /* columns (rows) per unit, a multiple of nr (mr) */
+    int64_t n_units;
+    float *shared;         /* packed shared operand: per K block pc, at pc · shared_rows, (shared_rows, kc) */
+    int64_t shared_rows;   /* M (N) rounded up to mr (nr) */
+    float *scratch;        /* per-thread slots, each (unit, kc_max) */
+    int64_t slot_floats;
+    int n_slots;
+    int next_slot;         /* atomic: hands each participant its slot */
+    int64_t next_unit;     /* atomic: the next unit to take */
+} gemm_job;
+
+static void pack_shared_task(void *ctx, int64_t begin, int64_t end) {
+    const gemm_job *j = ctx;
+    const int r = j->split_n ? j->arch->mr : j->arch->nr;
+    const float *src = j->split_n ? j->a : j->b;
+    const int64_t rows = j->split_n ? j->M : j->N;
+    const int64_t r0 = begin * r, r1 = LMK_MIN(end * r, rows);
+    for (int64_t pc = 0; pc < j->K; pc += j->kc_max) {
+        const int64_t kc = LMK_MIN(j->kc_max, j->K - pc);
+        pack_panels(j->arch, src + r0 * j->K + pc, j->K, r1 - r0, kc, r, j->shared + pc * j->shared_rows + r0 * kc);
+    }
+}
+
+static void compute_task(void *ctx, int64_t begin, int64_t end) {
+    gemm_job *j = ctx;
+    const lmk_sgemm_arch *ar = j->arch;
+    const int slot = __atomic_fetch_add(&j->next_slot, 1, __ATOMIC_RELAXED);
+    if (slot >= j->n_slots) return;  /* the pool grew since the call began: the others take the units */
+    float *own = j->scratch + (int64_t)slot * j->slot_floats;
+    for (;;) {
+        const int64_t u = __atomic_fetch_add(&j->next_unit, 1, __ATOMIC_RELAXED);
+        if (u >= j->n_units) return;
+        const int64_t u0 = u * j->unit, un = LMK_MIN(j->unit, (j->split_n ? j->N : j->M) - u0);
+        for (int64_t pc = 0; pc < j->K; pc += j->kc_max) {
+            const int64_t kc = LMK_MIN(j->kc_max, j->K - pc);
+            const float *sh = j->shared + pc * j->shared_rows;
+            if (j->split_n) {  /* columns [u0, u0 + un) of c: pack those rows of b */
+                pack_panels(ar, j->b + u0 * j->K + pc, j->K, un, kc, ar->nr, own);
+                macro_kernel(ar, kc, sh, j->M, own, un, j->c + u0, j->N, pc > 0);
+            } else {           /* rows [u0, u0 + un) of c: pack those rows of a */
+                pack_panels(ar, j->a + u0 * j->K + pc, j->K, un, kc, ar->mr, own);
+                macro_kernel(ar, kc, own, un, sh, j->N, j->c + u0 * j->N, j->N, pc > 0);
+            }
+        }
+    }
+}
+
+static lmk_status gemm(const lmk_sgemm_arch *ar, const float *a, const float *b, float *c, int64_t M, int64_t N,
+                       int64_t K) {
+    /* Below ~2M multiply-adds a second thread costs more to wake than it saves. */
+    const int threads = M * N * K < ((int64_t)1 << 21) ? 1 : lmk_threads_get();
+    const int64_t n_tiles = (N + ar->nr - 1) / ar->nr, m_tiles = (M + ar->mr - 1) / ar->mr;
+    gemm_job j = {.arch = ar, .a = a, .b = b, .c = c, .M = M, .N = N, .K = K};
+    j.kc_max = LMK_MIN((int64_t)ar->kc, K);
+    /* Split N unless c is too narrow to give every thread a few column units. A (activations)
+     * is then the operand packed whole, B (weights, often the larger) only block by block. */
+    j.split_n = n_tiles >= 2 * threads || n_tiles >= m_tiles;
+    const int r = j.split_n ? ar->nr : ar->mr, r_shared = j.split_n ? ar->mr : ar->nr;
+    const int64_t tiles = j.split_n ? n_tiles : m_tiles;
+    const int64_t max_tiles = (j.split_n ? ar->nc : ar->mc) / r;  /* keeps a unit's panels in L2 */
+    /* about four units per thread, so a slowed thread leaves work for the other */
+    j.unit = r * LMK_MAX((int64_t)1, LMK_MIN(max_tiles, (tiles + 4 * threads - 1) / (4 * threads)));
+    j.n_units = ((j.split_n ? N : M) + j.unit - 1) / j.unit;
+    j.shared_rows = round_up(j.split_n ? M : N, r_shared);
+    j.n_slots = threads;
+    if (!lmk_dims_ok(j.shared_rows + 16, K) || !lmk_dims_ok(j.unit + 16, j.kc_max) ||
+        !lmk_dims_ok(j.n_slots, (j.unit + 16) * j.kc_max))
+        return LMK_ERR_NOMEM;  /* scratch beyond what int64_t can count: no allocation could hold it */
+
+    /* each region starts on a 64-byte boundary: the micro-kernels load B panels aligned */
+    const int64_t shared_floats = round_up(j.shared_rows * K, 16);
+    j.slot_floats = round_up(j.unit * j.kc_max, 16);
+    float *buf = lmk_alloc(sizeof(float) * (size_t)(shared_floats + j.n_slots * j.slot_floats));
+    if (!buf) return LMK_ERR_NOMEM;
+    j.shared = buf;
+    j.scratch = buf + shared_floats;
+
+    const int64_t shared_panels = j.shared_rows / r_shared;
+    if (threads > 1) {
+        /* packing is memory-bound: hand off only panel sets worth it (~64 KiB) */
+        lmk_parallel_for(shared_panels, LMK_MAX((int64_t)1, ((int64_t)1 << 14) / (r_shared * K)), pack_shared_task, &j);
+        lmk_parallel_for(LMK_MIN((int64_t)threads, j.n_units), 1, compute_task, &j);
+    } else {
+        pack_shared_task(&j, 0, shared_panels);
+        compute_task(&j, 0, 1);
+    }
+    lmk_free(buf);
+    return LMK_OK;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+lmk_status lmk_matmul_f32(const float *a, const float *b, float *c, int64_t M, int64_t N, int64_t K) {
+    if (!lmk_dims_ok(M, K) || !lmk_dims_ok(N, K) || !lmk_dims_ok(M, N)) return LMK_ERR_ARG;
+    if (M * N == 0) return LMK_OK;
+    if (!c || (K > 0 && (!a || !b))) return LMK_ERR_ARG;
+    const lmk_sgemm_arch *arch = LMK_SELECT(NULL, &lmk_sgemm_avx2, &lmk_sgemm_avx512, &lmk_sgemm_neon);
+    if (!arch) return lmk_matmul_f32_ref(a, b, c, M, N, K);  /* the scalar path is the reference */
+    if (K == 0) {
+        memset(c, 0, sizeof(float) * (size_t)(M * N));
+        return LMK_OK;
+    }
+    if (M == 1) {
+        gemv(arch, a, b, c, N, K);
+        return LMK_OK;
+    }
+    if (N == 1) {  /* c (M, 1): row i is dot(a[i], b[0]), a GEMV over the rows of a */
+        gemv(arch, b, a, c, M, K);
+        return LMK_OK;
+    }
+    return gemm(arch, a, b, c, M, N, K);
+}
