@@ -2,6 +2,7 @@
 
     livemind run MODEL "prompt" [--chat] [--kv f16|fp8|f32] [--threads N] [--max-tokens N] ...
     livemind bench kernels [--quick] [--threads N] [--repeats N] [--out DIR]
+    livemind bench engine [--models ...] [--threads 1 2] [--repeats N]
     livemind bench attention-memory
     livemind info
 """
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--keep-blas-env", action="store_true",
                    help=f"keep {' and '.join(_BLAS_PINS)} for numpy instead of unsetting them")
     bsub.add_parser("attention-memory", help="peak memory of attention as the context grows")
+    e = bsub.add_parser("engine", help="the engine beside llama.cpp on the same GGUF files")
+    e.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "gemma3-270m"])
+    e.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    e.add_argument("--repeats", type=int, default=3)
+    e.add_argument("--out", default="docs/benchmarks", help="folder for engine.{json,md,png} ('' for none)")
 
     r = sub.add_parser("run", help="stream a completion from one model on the native engine")
     r.add_argument("model", help="a known model name (see `livemind info`) or a GGUF path")
@@ -131,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
         out = args.out if args.out is not None else (None if args.quick else "docs/benchmarks")
         return kernels.main(quick=args.quick, threads=args.threads, out=out, repeats=args.repeats)
+    if args.command == "bench" and args.suite == "engine":
+        from livemind.bench import engine
+
+        return engine.main(models=args.models, threads=args.threads, repeats=args.repeats, out=args.out or None)
     if args.command == "bench" and args.suite == "attention-memory":
         from livemind.bench import attention_memory
 

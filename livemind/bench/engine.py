@@ -1,0 +1,178 @@
+"""``livemind bench engine``: LiveMind's engine beside llama.cpp (through llama-cpp-python) on
+the same GGUF file with the same thread count, in the same run.
+
+For each model and thread count, each engine runs in a fresh subprocess (so peak RSS is its
+own) and reports:
+  - prefill tok/s: one 512-token prompt, evaluated from an empty cache;
+  - time to first token: that prefill plus choosing the first token;
+  - decode tok/s: 128 greedy tokens after a short prompt;
+  - batched decode (LiveMind only): total tok/s with 4 and 8 concurrent streams, and its ratio to
+    one stream (llama-cpp-python's API runs one sequence at a time);
+  - peak RSS of the process.
+Medians of ``repeats`` runs inside each subprocess. Writes engine.json, engine.md and engine.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+_CHILD = r"""
+import asyncio, json, resource, statistics, sys, time
+import numpy as np
+cfg = json.loads(sys.argv[1])
+path, threads, engine, repeats = cfg["path"], cfg["threads"], cfg["engine"], cfg["repeats"]
+rng = np.random.default_rng(0)
+out = {}
+
+if engine == "livemind":
+    import livemind.kernels as K
+    from livemind.engine.model import load_model
+    K.set_threads(threads)
+    m = load_model(path, context=2048)
+    vocab = m.config.n_vocab
+    prompt = rng.integers(100, min(vocab, 20000), 512).tolist()
+    short = m.tokenize("Once upon a time, in a small village by the sea,")
+    pre = []
+    for _ in range(repeats):
+        t = time.perf_counter(); lg = m.logits(prompt); pre.append(time.perf_counter() - t)
+    t = time.perf_counter(); int(np.argmax(m.logits(prompt))); ttft = time.perf_counter() - t
+
+    async def stream(n):
+        async for ev in m.generate(short, max_tokens=n, temperature=0):
+            last = ev
+        return last
+    async def many(k, n):
+        t = time.perf_counter()
+        evs = await asyncio.gather(*[stream(n) for _ in range(k)])
+        return sum(e.usage.completion_tokens for e in evs) / (time.perf_counter() - t)
+    dec = []
+    for _ in range(repeats):
+        ev = asyncio.run(stream(128))
+        dec.append(ev.timings.decode_tokens_per_s)
+    out["batched"] = {str(k): statistics.median([asyncio.run(many(k, 64)) for _ in range(max(1, repeats // 2))])
+                      for k in (1, 4, 8)}
+else:
+    from llama_cpp import Llama
+    m = Llama(model_path=path, n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_batch=512,
+              verbose=False)
+    vocab = m.n_vocab()
+    prompt = rng.integers(100, min(vocab, 20000), 512).tolist()
+    short = m.tokenize("Once upon a time, in a small village by the sea,".encode(), add_bos=True)
+    pre = []
+    for _ in range(repeats):
+        m.reset()
+        t = time.perf_counter(); m.eval(prompt); pre.append(time.perf_counter() - t)
+    m.reset()
+    t = time.perf_counter(); m.eval(prompt); int(np.argmax(m.scores[m.n_tokens - 1])); ttft = time.perf_counter() - t
+    dec = []
+    for _ in range(repeats):
+        m.reset(); m.eval(short)
+        tok = int(np.argmax(m.scores[m.n_tokens - 1]))
+        t = time.perf_counter()
+        for _ in range(127):
+            m.eval([tok]); tok = int(np.argmax(m.scores[m.n_tokens - 1]))
+        dec.append(127 / (time.perf_counter() - t))
+out.update(prefill_tok_s=512 / statistics.median(pre), ttft_ms=ttft * 1000, decode_tok_s=statistics.median(dec),
+           peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(json.dumps(out))
+"""
+
+
+def _child(engine: str, path: str, threads: int, repeats: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env["OMP_NUM_THREADS"] = str(threads)
+    cfg = json.dumps({"engine": engine, "path": path, "threads": threads, "repeats": repeats})
+    proc = subprocess.run([sys.executable, "-c", _CHILD, cfg], capture_output=True, text=True, env=env, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(models: list[str], threads: list[int], repeats: int = 3, log=print) -> dict:
+    from livemind.bench._timing import machine_facts
+    from livemind.models import resolve_model
+
+    rows = []
+    for name in models:
+        path = str(resolve_model(name))
+        for t in threads:
+            for engine in ("livemind", "llama.cpp"):
+                log(f"  {name} · {t} thread(s) · {engine} ...")
+                r = _child(engine, path, t, repeats)
+                r.update(model=name, threads=t, engine=engine)
+                rows.append(r)
+                log("    " + json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()
+                                         if k not in ("model", "threads", "engine")}))
+    facts = machine_facts()
+    facts.update(repeats=repeats)
+    return {"facts": facts, "rows": rows}
+
+
+def write(result: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "engine.json").write_text(json.dumps(result, indent=2) + "\n")
+    f, rows = result["facts"], result["rows"]
+    by = {(r["model"], r["threads"], r["engine"]): r for r in rows}
+    lines = [
+        "# Engine benchmark: LiveMind beside llama.cpp",
+        "",
+        "Written by `livemind bench engine`. Same GGUF file, same thread count, same run; each engine in",
+        "its own subprocess. Prefill: a 512-token prompt from an empty cache. Decode: 128 greedy tokens.",
+        "Batched: LiveMind's total tokens/s with N concurrent streams (64 tokens each).",
+        "",
+        f"- CPU: {f['cpu']}, {f['cpus_usable']} usable CPUs; ISAs {', '.join(f['isas'])}; medians of {f['repeats']}",
+        f"- date: {f['date']}",
+        "",
+        "| model | threads | prefill tok/s (ours / llama.cpp) | decode tok/s (ours / llama.cpp) | decode ratio | "
+        "TTFT ms (ours / llama.cpp) | peak RSS MiB (ours / llama.cpp) | batched 4 / 8 streams (× single) |",
+        "|---|---:|---|---|---:|---|---|---|",
+    ]
+    for (model, t, engine), r in by.items():
+        if engine != "livemind":
+            continue
+        p = by.get((model, t, "llama.cpp"), {})
+        if "error" in r or "error" in p:
+            lines.append(f"| {model} | {t} | error: {r.get('error') or p.get('error')} |||||||")
+            continue
+        b = r["batched"]
+        lines.append(
+            f"| {model} | {t} | {r['prefill_tok_s']:.0f} / {p['prefill_tok_s']:.0f} | {r['decode_tok_s']:.1f} / "
+            f"{p['decode_tok_s']:.1f} | {r['decode_tok_s'] / p['decode_tok_s']:.2f}× | {r['ttft_ms']:.0f} / "
+            f"{p['ttft_ms']:.0f} | {r['peak_rss_mib']:.0f} / {p['peak_rss_mib']:.0f} | "
+            f"{b['4']:.0f} ({b['4'] / b['1']:.1f}×) / {b['8']:.0f} ({b['8'] / b['1']:.1f}×) |")
+    lines += ["", "![decode and prefill throughput](engine.png)", ""]
+    (out_dir / "engine.md").write_text("\n".join(lines) + "\n")
+    _plot(by, out_dir / "engine.png")
+
+
+def _plot(by: dict, png: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    keys = sorted({(m, t) for m, t, _ in by})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, title in ((axes[0], "decode_tok_s", "decode tokens/s"), (axes[1], "prefill_tok_s", "prefill tokens/s")):
+        xs = range(len(keys))
+        for off, engine in ((-0.2, "livemind"), (0.2, "llama.cpp")):
+            ax.bar([x + off for x in xs], [by.get((m, t, engine), {}).get(metric, 0) for m, t in keys], 0.4, label=engine)
+        ax.set_xticks(list(xs), [f"{m}\n{t} thr" for m, t in keys], fontsize=8)
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads=(1, 2), repeats: int = 3,
+         out: str | None = "docs/benchmarks") -> int:
+    result = run(list(models), list(threads), repeats)
+    if out:
+        write(result, Path(out))
+        print(f"wrote {out}/engine.md", file=sys.stderr)
+    return 0
