@@ -4,8 +4,19 @@ The kernel library is exposed as :mod:`livemind.kernels`. The orchestration laye
 pool, governor, router, consensus) is described in DESIGN.md and grows issue by issue.
 """
 
-from livemind.errors import ContextLengthError, LiveMindError, ModelLoadError
+from livemind.errors import (
+    BackendError,
+    Cancelled,
+    ContextLengthError,
+    LiveMindError,
+    MemoryBudgetExceeded,
+    ModelLoadError,
+    UnknownExpert,
+)
 
 __version__ = "0.1.0"
 
-__all__ = sorted(["ContextLengthError", "LiveMindError", "ModelLoadError", "__version__"])
+__all__ = sorted([
+    "BackendError", "Cancelled", "ContextLengthError", "LiveMindError", "MemoryBudgetExceeded",
+    "ModelLoadError", "UnknownExpert", "__version__",
+])

@@ -1,0 +1,91 @@
+"""Experts on LiveMind's own engine: a GGUF file loaded with :func:`livemind.engine.load_model`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from livemind.backends.base import Capabilities, Delta, GenerationRequest, MemoryEstimate
+from livemind.engine.config import ModelConfig
+from livemind.engine.gguf import GGUFFile
+
+_KV_BYTES = {"f32": 4, "f16": 2, "fp8": 1}
+
+
+class NativeBackend:
+    """A GGUF model on the native engine. Loading maps the file and builds the tokenizer in a
+    worker thread; unloading closes the model and returns its memory.
+
+    >>> b = NativeBackend(resolve_model("smollm2-135m-instruct"), context=4096)   # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path, *, context: int = 4096, kv_dtype: str = "f16", threads: int | None = None,
+                 max_sequences: int = 8):
+        if kv_dtype not in _KV_BYTES:
+            raise ValueError(f"kv_dtype must be one of {', '.join(_KV_BYTES)}, got {kv_dtype!r}")
+        self.path = Path(path)
+        self.context, self.kv_dtype, self.threads, self.max_sequences = context, kv_dtype, threads, max_sequences
+        self.key = f"native:{self.path.resolve()}:{context}:{kv_dtype}"
+        self._model = None
+        self._shape = None   # (config, weight bytes), read once from the header
+
+    def __repr__(self) -> str:
+        return f"NativeBackend({self.path.name!r}, context={self.context}, kv={self.kv_dtype})"
+
+    def _header(self):
+        if self._shape is None:
+            with GGUFFile(self.path) as f:
+                cfg = ModelConfig.from_gguf(f)
+                weights = sum(t.nbytes for t in f.tensors.values())
+            self._shape = (cfg, weights)
+        return self._shape
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    async def load(self) -> None:
+        if self._model is None:
+            from livemind.engine.model import Model
+
+            self._model = await asyncio.to_thread(Model, self.path, threads=self.threads, kv_dtype=self.kv_dtype,
+                                                  context=self.context, n_seq=self.max_sequences)
+
+    async def unload(self) -> None:
+        model, self._model = self._model, None
+        if model is not None:
+            await asyncio.to_thread(model.close)
+
+    def memory_estimate(self) -> MemoryEstimate:
+        """Weights (the mapped file's tensors: every page is read during a step), the KV cache of
+        one full-context sequence (pages are mapped only as positions are written), and the step
+        workspace."""
+        cfg, weights = self._header()
+        ctx = min(self.context, cfg.n_ctx_train)
+        kv = 2 * cfg.n_layer * ctx * cfg.n_head_kv * cfg.head_dim * _KV_BYTES[self.kv_dtype]
+        per_token = 4 * (3 * cfg.n_embd + 2 * cfg.n_head * cfg.head_dim + 2 * cfg.n_head_kv * cfg.head_dim + 2 * cfg.n_ff)
+        scratch = 256 * per_token + 4 * cfg.n_vocab * self.max_sequences
+        return MemoryEstimate(weights=weights, kv=kv, scratch=scratch)
+
+    def capabilities(self) -> Capabilities:
+        cfg, _ = self._header()
+        return Capabilities(chat_template=True, seed=True, stop=True, n=False,
+                            context=min(self.context, cfg.n_ctx_train), local_memory=True)
+
+    def in_flight(self) -> int:
+        return self._model.in_flight() if self._model is not None else 0
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        if self._model is None:
+            raise RuntimeError(f"{self!r} is not loaded")
+        prompt = list(request.messages) if request.messages is not None else request.prompt
+        async for ev in self._model.generate(prompt, max_tokens=request.max_tokens, temperature=request.temperature,
+                                             top_k=request.top_k, top_p=request.top_p, min_p=request.min_p,
+                                             repetition_penalty=request.repetition_penalty, seed=request.seed,
+                                             stop=request.stop):
+            if ev.finish_reason is None:
+                yield Delta(ev.text, ev.token_id)
+            else:
+                yield Delta(ev.text, None, ev.finish_reason, ev.usage.prompt_tokens, ev.usage.completion_tokens,
+                            ev.timings.ttft_s, ev.timings.decode_tokens_per_s)
