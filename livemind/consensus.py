@@ -1,0 +1,184 @@
+"""Consensus: several experts answer one request and one answer comes out.
+
+- :class:`Parallel` — the experts answer at once (as many as the pool and governor admit; the
+  rest wait their turn), then a synthesizer writes one answer from a prompt that quotes them
+  (Mixture-of-Agents style).
+- :class:`Turns` — the experts answer one after another, each seeing the answers so far; with
+  ``max_loaded=1`` or a tight memory budget only one of their models is resident at a time, so
+  this is the consensus that works under memory pressure.
+- :class:`Auto` — Parallel when the pool can hold all their models at once, else Turns.
+
+An expert that fails or times out is reported (:class:`~livemind.events.ExpertFailed`) and
+skipped; the consensus answers from the others.
+
+>>> result = await mind.ask("Is P = NP?", strategy=Parallel(["general", "technical"]))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from livemind._run import Sink, run_expert
+from livemind.errors import BackendError, MemoryBudgetExceeded, UnknownExpert
+from livemind.events import ExpertAnswer, ExpertDone, ExpertFailed, Result, SynthesisStarted, Usage
+
+SYNTHESIS_PROMPT = (
+    "Several experts answered the question below. Write one answer that keeps what is correct and "
+    "useful in theirs and drops what is wrong. Answer the question directly; do not mention the experts.\n\n"
+    "Question: {question}\n\n{answers}\n\nAnswer:"
+)
+TURN_PROMPT = (
+    "{question}\n\nOther experts have answered so far:\n\n{answers}\n\n"
+    "Give your own answer, improving on theirs where you can."
+)
+
+
+def _quote(answers: Sequence[ExpertAnswer]) -> str:
+    return "\n\n".join(f"Expert {i + 1} ({a.expert}):\n{a.text.strip()}" for i, a in enumerate(answers))
+
+
+def _question(messages: list[dict]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), messages[-1]["content"])
+
+
+def _with_question(messages: list[dict], text: str) -> list[dict]:
+    """The conversation with its last user message replaced by ``text``."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i]["role"] == "user":
+            return messages[:i] + [{"role": "user", "content": text}] + messages[i + 1:]
+    return messages + [{"role": "user", "content": text}]
+
+
+class _Strategy:
+    name = "consensus"
+
+    def __init__(self, experts: Sequence[str], *, synthesizer: str | None = None, timeout: float | None = None):
+        experts = list(experts)
+        if not experts or not all(isinstance(e, str) for e in experts):
+            raise ValueError("a consensus needs a non-empty list of expert names")
+        if len(set(experts)) != len(experts):
+            raise ValueError("a consensus lists each expert once")
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.experts, self.synthesizer, self.timeout = experts, synthesizer, timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.experts!r}, synthesizer={self.synthesizer!r})"
+
+    def check(self, pool) -> None:
+        for name in [*self.experts, *([self.synthesizer] if self.synthesizer else [])]:
+            pool.expert(name)    # raises UnknownExpert
+
+    async def _one(self, pool, name, messages, sampling, sink: Sink, *, wait_for_memory: bool = False
+                   ) -> ExpertAnswer | None:
+        """One expert's answer, or None after reporting its failure. With ``wait_for_memory``, a
+        retryable MemoryBudgetExceeded propagates (the caller waits and tries again)."""
+        try:
+            coro = run_expert(pool, name, messages, sampling, sink)
+            answer = await (asyncio.wait_for(coro, self.timeout) if self.timeout else coro)
+        except asyncio.TimeoutError:
+            sink(ExpertFailed(expert=name, error=f"timed out after {self.timeout:g} s"))
+            return None
+        except UnknownExpert:
+            raise
+        except MemoryBudgetExceeded as exc:
+            if wait_for_memory and exc.retryable:
+                raise
+            sink(ExpertFailed(expert=name, error=str(exc)))
+            return None
+        except Exception as exc:   # one expert's failure never ends the request
+            sink(ExpertFailed(expert=name, error=f"{type(exc).__name__}: {exc}"))
+            return None
+        sink(ExpertDone(answer=answer))
+        return answer
+
+    async def _synthesize(self, pool, messages, answers, sampling, sink: Sink, name: str) -> ExpertAnswer:
+        sink(SynthesisStarted(synthesizer=name, experts=[a.expert for a in answers]))
+        prompt = SYNTHESIS_PROMPT.format(question=_question(messages), answers=_quote(answers))
+        return await run_expert(pool, name, _with_question(messages, prompt), sampling, sink, stage="synthesis")
+
+    def _result(self, final: ExpertAnswer, answers: list[ExpertAnswer], failed: list[str], t0: float,
+                extra: list[ExpertAnswer] = ()) -> Result:
+        spent = [*answers, *extra]
+        usage = Usage(prompt_tokens=sum(a.usage.prompt_tokens for a in spent),
+                      completion_tokens=sum(a.usage.completion_tokens for a in spent))
+        used = [a.expert for a in answers] + [a.expert for a in extra if a.expert not in {x.expert for x in answers}]
+        return Result(text=final.text, experts=used, strategy=self.name, answers=answers + [
+            ExpertAnswer(expert=f, error="failed") for f in failed], usage=usage,
+            seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent))
+
+    @staticmethod
+    def _all_failed(names) -> BackendError:
+        return BackendError("consensus", f"every expert failed ({', '.join(names)})")
+
+
+class Parallel(_Strategy):
+    """The experts answer concurrently, then ``synthesizer`` (default: the first expert) writes
+    one answer from theirs. ``timeout`` (seconds) bounds each expert."""
+
+    name = "parallel"
+
+    async def run(self, pool, messages: list[dict], sampling: dict, sink: Sink) -> Result:
+        t0 = time.perf_counter()
+        self.check(pool)
+        results = await asyncio.gather(*(self._admitted(pool, n, messages, sampling, sink) for n in self.experts))
+        answers = [a for a in results if a is not None]
+        failed = [n for n, a in zip(self.experts, results) if a is None]
+        if not answers:
+            raise self._all_failed(self.experts)
+        if len(answers) == 1:
+            return self._result(answers[0], answers, failed, t0)
+        synth = await self._synthesize(pool, messages, answers, sampling, sink, self.synthesizer or answers[0].expert)
+        return self._result(synth, answers, failed, t0, extra=[synth])
+
+    async def _admitted(self, pool, name, messages, sampling, sink) -> ExpertAnswer | None:
+        """Runs the expert; if the governor has no room now (retryable), waits and tries again
+        while other experts finish, so 'as many at once as fit' run at once."""
+        delay = 0.05
+        while True:
+            try:
+                return await self._one(pool, name, messages, sampling, sink, wait_for_memory=delay <= 30)
+            except MemoryBudgetExceeded:
+                await asyncio.sleep(delay)
+                delay *= 2
+
+
+class Turns(_Strategy):
+    """The experts answer one after another, each seeing the answers so far. With a
+    ``synthesizer`` the last step is a synthesis over all answers; without one, the last
+    expert's answer (written with all the others in view) is the result."""
+
+    name = "turns"
+
+    async def run(self, pool, messages: list[dict], sampling: dict, sink: Sink) -> Result:
+        t0 = time.perf_counter()
+        self.check(pool)
+        answers: list[ExpertAnswer] = []
+        failed: list[str] = []
+        for name in self.experts:
+            turn = messages if not answers else _with_question(
+                messages, TURN_PROMPT.format(question=_question(messages), answers=_quote(answers)))
+            answer = await self._one(pool, name, turn, sampling, sink)
+            (answers.append(answer) if answer else failed.append(name))
+        if not answers:
+            raise self._all_failed(self.experts)
+        if self.synthesizer and len(answers) > 1:
+            synth = await self._synthesize(pool, messages, answers, sampling, sink, self.synthesizer)
+            return self._result(synth, answers, failed, t0, extra=[synth])
+        return self._result(answers[-1], answers, failed, t0)
+
+
+class Auto(_Strategy):
+    """:class:`Parallel` when the pool can hold every expert's model at once, else :class:`Turns`."""
+
+    name = "auto"
+
+    def choose(self, pool) -> _Strategy:
+        kind = Parallel if pool.fits_together(self.experts) else Turns
+        return kind(self.experts, synthesizer=self.synthesizer, timeout=self.timeout)
+
+    async def run(self, pool, messages: list[dict], sampling: dict, sink: Sink) -> Result:
+        self.check(pool)
+        return await self.choose(pool).run(pool, messages, sampling, sink)
