@@ -20,7 +20,6 @@ from livemind.errors import (
 )
 from livemind.events import (
     Done,
-    Event,
     ExpertAnswer,
     ExpertDone,
     ExpertFailed,
@@ -35,13 +34,20 @@ from livemind.events import (
     Usage,
 )
 from livemind.experts import Expert
+from livemind.governor import GovernorSnapshot, MemoryGovernor
 from livemind.mind import LiveMind
+from livemind.pool import ExpertPool
+from livemind.pool_stats import PoolStats
+from livemind.router import FunctionRouter, Router
+from livemind.team import default_team
 
 __version__ = "0.1.0"
 
 __all__ = sorted([
-    "Auto", "BackendError", "Cancelled", "ContextLengthError", "Done", "Event", "Expert", "ExpertAnswer",
-    "ExpertDone", "ExpertFailed", "LiveMind", "LiveMindError", "MemoryBudgetExceeded", "ModelLoadError",
-    "ModelLoaded", "ModelLoading", "ModelUnloaded", "Parallel", "Result", "RouteChosen", "RouteDecision",
-    "SynthesisStarted", "Token", "Turns", "UnknownExpert", "Usage", "__version__",
+    "Auto", "BackendError", "Cancelled", "ContextLengthError", "Done", "Expert", "ExpertAnswer",
+    "ExpertDone", "ExpertFailed", "ExpertPool", "FunctionRouter", "GovernorSnapshot", "LiveMind",
+    "LiveMindError", "MemoryBudgetExceeded", "MemoryGovernor", "ModelLoadError", "ModelLoaded",
+    "ModelLoading", "ModelUnloaded", "Parallel", "PoolStats", "Result", "RouteChosen",
+    "RouteDecision", "Router", "SynthesisStarted", "Token", "Turns", "UnknownExpert", "Usage",
+    "__version__", "default_team",
 ])
