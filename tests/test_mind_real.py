@@ -41,3 +41,21 @@ def test_routed_question_on_real_models():
     result = asyncio.run(go())
     assert result.route is not None and result.route.expert in ("general", "technical")
     assert "Paris" in result.text
+
+
+def test_turns_under_max_loaded_1_swaps_real_models_never_holding_two():
+    pool = lm.ExpertPool(lm.default_team(), context=512, warm=(), max_loaded=1)
+    resident_seen = []
+
+    async def go():
+        async with lm.LiveMind(pool) as mind:
+            async for ev in mind.stream("Name a colour.", strategy=lm.Turns(["general", "writer"]),
+                                        max_tokens=6, temperature=0):
+                resident_seen.append(len(pool.resident()))
+                if isinstance(ev, lm.Done):
+                    return ev.result, pool.stats()
+
+    result, stats = asyncio.run(go())
+    assert max(resident_seen) == 1
+    assert [a.expert for a in result.answers] == ["general", "writer"]
+    assert stats.counters.loads == 2 and stats.counters.unloads.evicted >= 1
