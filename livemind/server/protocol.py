@@ -1,0 +1,197 @@
+"""The wire format: OpenAI's chat completion request and response shapes as pydantic models,
+and nothing else (no serving logic here). Unknown request fields are accepted and ignored;
+a known field the engine cannot honour is refused by :meth:`ChatCompletionRequest.unsupported`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# ---------------------------------------------------------------------- request
+
+
+class TextPart(_Open):
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(_Open):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[TextPart] | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content or ())
+
+
+class StreamOptions(_Open):
+    include_usage: bool = False
+
+
+class ResponseFormat(_Open):
+    type: str = "text"
+
+
+class ChatCompletionRequest(_Open):
+    """POST /v1/chat/completions. ``top_k``, ``min_p`` and ``repetition_penalty`` are LiveMind
+    extensions (the OpenAI client sends them with ``extra_body=``)."""
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    model: str = "livemind-auto"
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    n: int = Field(1, ge=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    # LiveMind's own sampling options
+    top_k: int | None = Field(None, ge=0)
+    min_p: float | None = Field(None, ge=0, lt=1)
+    repetition_penalty: float | None = Field(None, gt=0)
+    # known to OpenAI, honoured only in their neutral form (see unsupported())
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    tools: list[Any] | None = None
+    functions: list[Any] | None = None
+    tool_choice: Any = None
+    function_call: Any = None
+    response_format: ResponseFormat | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    audio: Any = None
+    modalities: list[str] | None = None
+    prediction: Any = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_list(cls, v):
+        return [v] if isinstance(v, str) else v
+
+    def unsupported(self) -> tuple[str, str] | None:
+        """``(param, why)`` for the first parameter this server cannot honour, else None."""
+        checks = [
+            ("logprobs", bool(self.logprobs), "log probabilities are not returned"),
+            ("top_logprobs", bool(self.top_logprobs), "log probabilities are not returned"),
+            ("tools", bool(self.tools), "tool calling is not supported"),
+            ("functions", bool(self.functions), "function calling is not supported"),
+            ("tool_choice", self.tool_choice not in (None, "none"), "tool calling is not supported"),
+            ("function_call", self.function_call not in (None, "none"), "function calling is not supported"),
+            ("response_format", self.response_format is not None and self.response_format.type != "text",
+             "only the 'text' response format is supported"),
+            ("presence_penalty", bool(self.presence_penalty), "use repetition_penalty instead"),
+            ("frequency_penalty", bool(self.frequency_penalty), "use repetition_penalty instead"),
+            ("logit_bias", bool(self.logit_bias), "logit bias is not supported"),
+            ("audio", self.audio is not None, "audio output is not supported"),
+            ("modalities", any(m != "text" for m in self.modalities or ()), "only text output is supported"),
+            ("prediction", self.prediction is not None, "predicted outputs are not supported"),
+        ]
+        for i, m in enumerate(self.messages):
+            if m.role in ("tool", "function"):
+                checks.append((f"messages[{i}].role", True, "tool messages are not supported"))
+            if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
+                checks.append((f"messages[{i}].content", True, "only text content parts are supported"))
+        return next(((p, why) for p, bad, why in checks if bad), None)
+
+
+# ---------------------------------------------------------------------- response
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+class UsageInfo(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"] | None
+    logprobs: None = None
+    livemind: dict[str, Any] | None = None      # this choice's expert(s), route, answers
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: UsageInfo
+    system_fingerprint: str | None = None
+    livemind: dict[str, Any] | None = None      # the request's strategy, experts, time
+
+
+class Delta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+    logprobs: None = None
+    livemind: dict[str, Any] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: UsageInfo | None = None
+    system_fingerprint: str | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "livemind"
+    livemind: dict[str, Any] = Field(default_factory=dict)   # kind, model, description
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ErrorInfo(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorInfo

@@ -1,0 +1,88 @@
+"""A real ``livemind serve`` process for the server tests (used by conftest.py): the default team with a 512-token
+context, nothing warm, an API key, and a two-expert consensus (general, technical), on a free
+port of 127.0.0.1. Tests drive it with the official ``openai`` client and raw ``httpx``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+API_KEY = "sk-livemind-test"
+
+TEST_CONFIG = """
+[pool]
+context = 512
+warm = []
+
+[consensus]
+experts = ["general", "technical"]
+synthesizer = "general"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A ``python -m livemind serve`` child process; ``url`` is its base URL."""
+
+    def __init__(self, tmp: Path, config: str, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        path = tmp / "livemind.toml"
+        path.write_text(config)
+        self.log = tmp / "server.log"
+        self._log_file = self.log.open("w")
+        env = {k: v for k, v in os.environ.items() if k != "LIVEMIND_API_KEY"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "livemind", "serve", "--config", str(path),
+                                      "--port", str(self.port), "--log-level", "warning", *args],
+                                     stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the server did not start in 60 s:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def stats(self, key: str | None = API_KEY) -> dict:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        r = httpx.get(self.url + "/stats", headers=headers, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log_file.close()
+
+
+def wait_idle(server: Server, timeout: float = 10.0) -> dict:
+    """/stats once nothing is in flight (the server's requests and every model's generations)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = server.stats()
+        busy = s["server"]["in_flight"] + sum(m["in_flight"] for m in s["pool"]["models"].values())
+        if busy == 0 or time.monotonic() > deadline:
+            return s
+        time.sleep(0.05)
