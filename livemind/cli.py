@@ -8,7 +8,7 @@
     livemind run MODEL "prompt" [--chat] [--kv f16|fp8|f32] [--threads N] [--max-tokens N] ...
     livemind bench kernels [--quick] [--threads N] [--repeats N] [--out DIR]
     livemind bench engine [--models ...] [--threads 1 2] [--repeats N]
-    livemind bench attention-memory
+    livemind bench router | tokenizer | attention-memory
     livemind info
 """
 
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--keep-blas-env", action="store_true",
                    help=f"keep {' and '.join(_BLAS_PINS)} for numpy instead of unsetting them")
     bsub.add_parser("attention-memory", help="peak memory of attention as the context grows")
+    rb = bsub.add_parser("router", help="router accuracy on the labelled sets and its latency, beside a keyword baseline")
+    rb.add_argument("--runs", type=int, default=100)
+    rb.add_argument("--out", default="docs/benchmarks", help="folder for router.{json,md} ('' for none)")
+    tb = bsub.add_parser("tokenizer", help="tokenizer speed beside llama.cpp's")
     e = bsub.add_parser("engine", help="the engine beside llama.cpp on the same GGUF files")
     e.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "gemma3-270m"])
     e.add_argument("--threads", nargs="+", type=int, default=[1, 2])
@@ -187,10 +191,18 @@ def main(argv: list[str] | None = None) -> int:
         from livemind.bench import engine
 
         return engine.main(models=args.models, threads=args.threads, repeats=args.repeats, out=args.out or None)
+    if args.command == "bench" and args.suite == "router":
+        from livemind.bench import router
+
+        return router.main(out=args.out or None, runs=args.runs)
+    if args.command == "bench" and args.suite == "tokenizer":
+        from livemind.bench import tokenizer
+
+        return tokenizer.main() or 0
     if args.command == "bench" and args.suite == "attention-memory":
         from livemind.bench import attention_memory
 
-        return attention_memory.main() or 0
+        return attention_memory.main([]) or 0
     return 2
 
 

@@ -53,6 +53,10 @@ lmk_status lmk_isa_set(lmk_isa isa);     /* LMK_ERR_UNSUPPORTED when not support
 int lmk_threads_get(void);
 lmk_status lmk_threads_set(int n);       /* n <= 0: the number of CPUs this process may use */
 int lmk_cpu_count(void);                 /* CPUs in this process's affinity mask */
+/* Caps the threads of lmk_parallel_for calls made from the calling thread (n <= 0: no cap).
+ * Small latency-bound work (a router's encoder) runs inline with a cap of 1 instead of waking
+ * the pool, which generations on other threads may be using. Returns the previous cap. */
+int lmk_threads_cap_local(int n);
 
 /* Runs fn over [0, n) split into contiguous chunks of at least `grain` items, one chunk per
  * thread; the calling thread works too. Returns when every chunk is done. Not reentrant:

@@ -72,6 +72,12 @@ static PyObject *py_threads_set(PyObject *self, PyObject *args) {
 
 static PyObject *py_cpu_count(PyObject *self, PyObject *args) { return PyLong_FromLong(lmk_cpu_count()); }
 
+static PyObject *py_threads_cap_local(PyObject *self, PyObject *args) {
+    int n;
+    if (!PyArg_ParseTuple(args, "i", &n)) return NULL;
+    return PyLong_FromLong(lmk_threads_cap_local(n));
+}
+
 PyMethodDef lmk_py_core_methods[] = {
     {"isa_active", py_isa_active, METH_NOARGS, "Name of the active ISA."},
     {"isa_supported", py_isa_supported, METH_NOARGS, "Names of the ISAs this CPU supports, best first."},
@@ -79,6 +85,7 @@ PyMethodDef lmk_py_core_methods[] = {
     {"threads_get", py_threads_get, METH_NOARGS, "Threads in the kernel pool."},
     {"threads_set", py_threads_set, METH_VARARGS, "Resize the kernel pool (n <= 0: all CPUs)."},
     {"cpu_count", py_cpu_count, METH_NOARGS, "CPUs in this process's affinity mask."},
+    {"threads_cap_local", py_threads_cap_local, METH_VARARGS, "Cap the threads of kernel calls from this thread (0: none); returns the previous cap."},
     {NULL, NULL, 0, NULL},
 };
 

