@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--runs", type=int, default=100)
     rb.add_argument("--out", default="docs/benchmarks", help="folder for router.{json,md} ('' for none)")
     tb = bsub.add_parser("tokenizer", help="tokenizer speed beside llama.cpp's")
+    lc = bsub.add_parser("long-context", help="Gemma-3 generating at 8K and 32K tokens of context: time and memory")
+    lc.add_argument("--contexts", nargs="+", type=int, default=[8192, 32768])
     e = bsub.add_parser("engine", help="the engine beside llama.cpp on the same GGUF files")
     e.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "gemma3-270m"])
     e.add_argument("--threads", nargs="+", type=int, default=[1, 2])
@@ -195,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         from livemind.bench import router
 
         return router.main(out=args.out or None, runs=args.runs)
+    if args.command == "bench" and args.suite == "long-context":
+        from livemind.bench import long_context
+
+        return long_context.main(contexts=tuple(args.contexts))
     if args.command == "bench" and args.suite == "tokenizer":
         from livemind.bench import tokenizer
 
