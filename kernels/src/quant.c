@@ -5,8 +5,10 @@
  *   lmk_dequantize_ref  blocks → float, written to match gguf-py's numpy reference bit for bit
  *   lmk_qmatmul_ref     dequantizes a weight row and dots it in double
  *   lmk_qmatmul         weights stay quantized; activations are quantized to 8 bits once per
- *                       call (act_q8 / act_q8k) and integer dot products run per block. The
- *                       scalar ISA runs the generic dots below; SIMD files supply their own. */
+ *                       call (act_q8 / act_q8k) and integer dot products run per block, in
+ *                       tiles of weight rows × activation rows, threaded over output rows only.
+ *                       The scalar ISA runs the generic dots below; SIMD files supply their own
+ *                       tiles (and may lay the activations out for them once per call). */
 #include "quant_internal.h"
 
 #include <float.h>
@@ -550,59 +552,82 @@ static float dot_q6_k(const void *vw, const void *va, int64_t nb) {
     return s;
 }
 
-static lmk_qdot_fn qdot_generic(lmk_qfmt fmt) {
+LMK_QTILE_FROM_DOT(tile_q8_0, dot_q8_0)
+LMK_QTILE_FROM_DOT(tile_q4_0, dot_q4_0)
+LMK_QTILE_FROM_DOT(tile_q4_1, dot_q4_1)
+LMK_QTILE_FROM_DOT(tile_q5_0, dot_q5_0)
+LMK_QTILE_FROM_DOT(tile_q4_k, dot_q4_k)
+LMK_QTILE_FROM_DOT(tile_q6_k, dot_q6_k)
+
+lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt) {
+    lmk_qkernels k = {NULL, NULL, NULL, 0};
     switch ((int)fmt) {
-    case LMK_Q8_0: return dot_q8_0;
-    case LMK_Q4_0: return dot_q4_0;
-    case LMK_Q4_1: return dot_q4_1;
-    case LMK_Q5_0: return dot_q5_0;
-    case LMK_Q4_K: return dot_q4_k;
-    case LMK_Q6_K: return dot_q6_k;
-    default: return NULL;
+    case LMK_Q8_0: k.tile = tile_q8_0; break;
+    case LMK_Q4_0: k.tile = tile_q4_0; break;
+    case LMK_Q4_1: k.tile = tile_q4_1; break;
+    case LMK_Q5_0: k.tile = tile_q5_0; break;
+    case LMK_Q4_K: k.tile = tile_q4_k; break;
+    case LMK_Q6_K: k.tile = tile_q6_k; break;
     }
+    return k;
 }
 
 /* ---------------------------------------------------------------- qmatmul driver */
 
 typedef struct {
-    lmk_qdot_fn dot;
+    lmk_qkernels k;
     const uint8_t *w;    /* (N, row_bytes) */
     uint8_t *act;        /* (M, act_bytes) */
+    uint8_t *prep;       /* (M, prep_bytes) the tiles' layout of act, or NULL: they read act */
     float *c;            /* (M, N) */
-    int64_t M, N, nb, row_bytes, act_bytes;
+    int64_t M, N, nb, row_bytes, act_bytes, prep_bytes;
     const float *a;      /* (M, K) */
     int64_t K;
-    int kquant;          /* activations as act_q8k (else act_q8) */
+    int64_t share;       /* rows a participant takes at a time */
+    int64_t next;        /* (atomic) the first row no participant has taken yet */
 } qmm_job;
 
 /* rows [begin, end) of a → their 8-bit blocks */
 static void act_task(void *ctx, int64_t begin, int64_t end) {
     const qmm_job *j = ctx;
     for (int64_t m = begin; m < end; m++) {
-        uint8_t *dst = j->act + m * j->act_bytes;
-        if (j->kquant)
-            quantize_act_q8k(j->a + m * j->K, (act_q8k *)dst, j->nb);
-        else
-            quantize_act_q8(j->a + m * j->K, (act_q8 *)dst, j->nb);
+        j->k.act(j->a + m * j->K, j->act + m * j->act_bytes, j->nb);
+        if (j->prep) j->k.prep(j->act + m * j->act_bytes, j->prep + m * j->prep_bytes, j->nb);
     }
 }
 
-/* Rows in a tile: their weight bytes stay in L1/L2 while every activation row passes over them. */
-#define QMM_TILE 16
+/* Rows in a panel: their weight bytes stay in L1/L2 while every activation row passes over them. */
+#define QMM_PANEL 16
 
+static void qmm_rows(const qmm_job *j, int64_t begin, int64_t end) {
+    const uint8_t *act = j->prep ? j->prep : j->act;
+    const int64_t act_bytes = j->prep ? j->prep_bytes : j->act_bytes;
+    for (int64_t n0 = begin; n0 < end; n0 += QMM_PANEL) {
+        const int nr = (int)LMK_MIN(end - n0, QMM_PANEL);
+        for (int64_t m = 0; m < j->M; m += QT_ACTS)
+            j->k.tile(j->w + n0 * j->row_bytes, j->row_bytes, act + m * act_bytes, act_bytes, j->c + m * j->N + n0,
+                      j->N, nr, (int)LMK_MIN(j->M - m, QT_ACTS), j->nb);
+    }
+}
+
+/* One participant: takes `share` rows at a time until none are left. On a shared machine a
+ * thread may stall mid-call; the others then take its rows instead of waiting for a fixed half.
+ * Which thread computes a row never changes its bits (the tile contract). */
 static void qmm_task(void *ctx, int64_t begin, int64_t end) {
-    const qmm_job *j = ctx;
-    for (int64_t n0 = begin; n0 < end; n0 += QMM_TILE) {
-        const int64_t n1 = LMK_MIN(end, n0 + QMM_TILE);
-        for (int64_t m = 0; m < j->M; m++) {
-            const uint8_t *act = j->act + m * j->act_bytes;
-            for (int64_t n = n0; n < n1; n++) j->c[m * j->N + n] = j->dot(j->w + n * j->row_bytes, act, j->nb);
-        }
+    qmm_job *j = ctx;
+    (void)begin, (void)end;
+    for (;;) {
+        const int64_t n0 = __atomic_fetch_add(&j->next, j->share, __ATOMIC_RELAXED);
+        if (n0 >= j->N) return;
+        qmm_rows(j, n0, LMK_MIN(j->N, n0 + j->share));
     }
 }
+
+static void act_q8_generic(const float *x, void *y, int64_t nb) { quantize_act_q8(x, y, nb); }
+static void act_q8k_generic(const float *x, void *y, int64_t nb) { quantize_act_q8k(x, y, nb); }
 
 lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M, int64_t N,
-                            int64_t K, lmk_qdot_fn dot) {
+                            int64_t K, lmk_qkernels k) {
     if (!qmatmul_args_ok(fmt, a, w, c, M, N, K)) return LMK_ERR_ARG;
     if (!M || !N) return LMK_OK;
     if (!K) {
@@ -610,18 +635,29 @@ lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *
         return LMK_OK;
     }
     const int kquant = fmt == LMK_Q4_K || fmt == LMK_Q6_K;
+    if (!k.act) k.act = kquant ? act_q8k_generic : act_q8_generic;
     const int64_t nb = K / lmk_qblock_elems(fmt);
     const int64_t act_bytes = nb * (int64_t)(kquant ? sizeof(act_q8k) : sizeof(act_q8));
-    if (!lmk_dims_ok(M, act_bytes)) return LMK_ERR_ARG;
-    uint8_t *act = lmk_alloc((size_t)(M * act_bytes));  /* (M, act_bytes) */
+    const int64_t prep_bytes = k.prep ? (nb + QP_GROUP - 1) / QP_GROUP * QP_GROUP * k.prep_bytes : 0;
+    if (!lmk_dims_ok(M, act_bytes + prep_bytes)) return LMK_ERR_ARG;
+    uint8_t *act = lmk_alloc((size_t)(M * (act_bytes + prep_bytes) + 64));  /* (M, act_bytes), then (M, prep_bytes) */
     if (!act) return LMK_ERR_NOMEM;
     int64_t row_bytes;
     lmk_qrow_bytes(fmt, K, &row_bytes);
-    qmm_job job = {dot, w, act, c, M, N, nb, row_bytes, act_bytes, a, K, kquant};
+    uint8_t *prep = k.prep ? act + (M * act_bytes + 63) / 64 * 64 : NULL;  /* 64-byte aligned rows */
+    qmm_job job = {k, w, act, prep, c, M, N, nb, row_bytes, act_bytes, prep_bytes, a, K, N, 0};
     lmk_parallel_for(M, LMK_MAX(1, 65536 / K), act_task, &job);
-    /* a chunk worth waking a thread for: ~64 KiB of weights */
+    /* a thread is worth waking for ~64 KiB of weights (times the activation rows) */
     const int64_t grain = LMK_MAX(1, 65536 / LMK_MAX(1, row_bytes * LMK_MIN(M, 4)));
-    lmk_parallel_for(N, grain, qmm_task, &job);
+    const int64_t parts = LMK_MIN(lmk_threads_get(), (N + grain - 1) / grain);
+    if (parts <= 1) {
+        qmm_rows(&job, 0, N);
+    } else {
+        /* about 8 shares per participant, whole panels */
+        job.share = (N + 8 * parts - 1) / (8 * parts);
+        job.share = (job.share + QMM_PANEL - 1) / QMM_PANEL * QMM_PANEL;
+        lmk_parallel_for(parts, 1, qmm_task, &job);
+    }
     lmk_free(act);
     return LMK_OK;
 }
@@ -629,6 +665,10 @@ lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *
 lmk_status lmk_qmatmul(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M, int64_t N,
                        int64_t K) {
     if (!lmk_qfmt_valid((int)fmt)) return LMK_ERR_ARG;
-    lmk_qdot_fn dot = LMK_SELECT(qdot_generic, lmk_qdot_avx2, lmk_qdot_avx512, lmk_qdot_neon)(fmt);
-    return lmk_qmatmul_with(fmt, a, w, c, M, N, K, dot);
+#if LMK_X86
+    if (lmk_isa_active() == LMK_ISA_AVX512 && lmk_cpu_avx512vnni())
+        return lmk_qmatmul_with(fmt, a, w, c, M, N, K, lmk_qkernels_avx512vnni(fmt));
+#endif
+    lmk_qkernels k = LMK_SELECT(lmk_qkernels_generic, lmk_qkernels_avx2, lmk_qkernels_avx512, lmk_qkernels_neon)(fmt);
+    return lmk_qmatmul_with(fmt, a, w, c, M, N, K, k);
 }

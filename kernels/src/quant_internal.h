@@ -35,18 +35,82 @@ typedef struct { float d; int16_t bsums[QK_K / 16]; int8_t qs[QK_K]; } act_q8k; 
 /* One weight row · one activation row, nb blocks of the weight's format. */
 typedef float (*lmk_qdot_fn)(const void *w, const void *a, int64_t nb);
 
-/* c (M, N) = a (M, K) · w (N, K)ᵀ: quantizes a once, then runs dot over every (row, row) pair,
- * threaded over N. Arguments are checked here, so each ISA's entry point is just a table. */
+/* A tile of dots: nr weight rows (w + r * w_stride bytes) against na <= QT_ACTS activation rows
+ * (a + i * a_stride bytes), c[i * ldc + r] = w_r · a_i over nb blocks.
+ * Contract: every output goes through the same operations whatever nr and na are, so a result
+ * does not depend on how the driver tiles (or threads) the matrix. */
+#define QT_ACTS 4
+typedef void (*lmk_qtile_fn)(const uint8_t *w, int64_t w_stride, const uint8_t *a, int64_t a_stride, float *c,
+                             int64_t ldc, int nr, int na, int64_t nb);
+
+/* One row of floats → its 8-bit activation blocks (act_q8 or act_q8k, by format), nb blocks.
+ * Every ISA's version must write the same bytes as the generic one (for finite input). */
+typedef void (*lmk_qact_fn)(const float *x, void *y, int64_t nb);
+
+/* One row of activation blocks → the layout an ISA's tiles read (built once per call, so a tile
+ * only loads what it would otherwise rebuild for every weight row); nb blocks in, prep_bytes
+ * per block out, in whole groups of QP_GROUP blocks (the last one padded with zero blocks). */
+#define QP_GROUP 4
+typedef void (*lmk_qprep_fn)(const void *act, void *out, int64_t nb);
+
+/* What an ISA plugs into the driver for one format. act may be NULL (the generic one runs);
+ * prep may be NULL (the tiles read act_q8 / act_q8k as they are). */
+typedef struct {
+    lmk_qtile_fn tile;
+    lmk_qact_fn act;
+    lmk_qprep_fn prep;
+    int64_t prep_bytes;
+} lmk_qkernels;
+
+/* c (M, N) = a (M, K) · w (N, K)ᵀ: quantizes a once, then runs tiles (a panel of weight rows ×
+ * QT_ACTS activation rows), threaded over N only (never K, so the thread count cannot change a
+ * result). Arguments are checked here, so each ISA's entry point is just a table. */
 lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M,
-                            int64_t N, int64_t K, lmk_qdot_fn dot);
+                            int64_t N, int64_t K, lmk_qkernels k);
+
+/* The scalar ISA's kernels (quant.c), the reference every SIMD tile is tested against. */
+lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt);
 
 /* Each ISA's entry points (arguments already checked by quant.c). */
 #define LMK_QUANT_ARCH(sfx)                                                                      \
     void lmk_dequantize_##sfx(lmk_qfmt fmt, const void *q, float *y, int64_t nb);               \
-    lmk_qdot_fn lmk_qdot_##sfx(lmk_qfmt fmt);
+    lmk_qkernels lmk_qkernels_##sfx(lmk_qfmt fmt);
 LMK_QUANT_ARCH(avx2)
 LMK_QUANT_ARCH(avx512)
 LMK_QUANT_ARCH(neon)
+/* AVX-512 with VNNI (vpdpbusd): same results as lmk_qkernels_avx512, bit for bit. The driver
+ * takes it only where lmk_cpu_avx512vnni() says the CPU has it. */
+lmk_qkernels lmk_qkernels_avx512vnni(lmk_qfmt fmt);
+int lmk_cpu_avx512vnni(void);
+
+/* A tile function from a one-pair dot: loops the pairs (the ISA has no multi-row kernel). */
+#define LMK_QTILE_FROM_DOT(name, dot)                                                             \
+    static void name(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc, \
+                     int nr, int na, int64_t nb) {                                                \
+        for (int i = 0; i < na; i++)                                                              \
+            for (int r = 0; r < nr; r++) c[i * ldc + r] = dot(w + r * ws, a + i * as, nb);        \
+    }
+
+/* Weight rows [0, nr) in steps of R (then one at a time) against C activation rows. */
+#define LMK_QTILE_ROWS(kern, R, C)                                                                \
+    do {                                                                                          \
+        int r_ = 0;                                                                               \
+        for (; r_ + (R) <= nr; r_ += (R)) kern(w + r_ * ws, ws, a, as, c + r_, ldc, R, C, nb);    \
+        for (; r_ < nr; r_++) kern(w + r_ * ws, ws, a, as, c + r_, ldc, 1, C, nb);                \
+    } while (0)
+
+/* A tile function from a kernel inlined for fixed (rows, acts), `kern(w, ws, a, as, c, ldc, R, C,
+ * nb)`: activation rows go four at a time against R4 weight rows, then two at a time against R2,
+ * then one at a time against 4 (R4 or R2 of 0 skips that step). */
+#define LMK_QTILE_DISPATCH(name, kern, R4, R2)                                                    \
+    static void name(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc, \
+                     int nr, int na, int64_t nb) {                                                \
+        if ((R4) > 0)                                                                             \
+            for (; na >= 4; na -= 4, a += 4 * as, c += 4 * ldc) LMK_QTILE_ROWS(kern, LMK_MAX(R4, 1), 4); \
+        if ((R2) > 0)                                                                             \
+            for (; na >= 2; na -= 2, a += 2 * as, c += 2 * ldc) LMK_QTILE_ROWS(kern, LMK_MAX(R2, 1), 2); \
+        for (; na >= 1; na -= 1, a += as, c += ldc) LMK_QTILE_ROWS(kern, 4, 1);                   \
+    }
 
 /* Q4_K's 12 bytes → 8 six-bit scales and 8 six-bit mins. */
 static inline void lmk_q4k_scales(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {

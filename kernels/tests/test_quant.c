@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "quant_internal.h"
+
 static const lmk_qfmt FORMATS[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0, LMK_Q4_K, LMK_Q6_K};
 static const char *const NAMES[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k"};
 #define N_FORMATS 6
@@ -166,7 +168,89 @@ static void test_qmatmul(void) {
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 3; j++) check_qmatmul(FORMATS[f], NAMES[f], i % 2 ? 3 : 1, Ns[i], Kblocks[j] * be, 0);
         check_qmatmul(FORMATS[f], NAMES[f], 2, 17, 16 * be, 1);
+        check_qmatmul(FORMATS[f], NAMES[f], 6, 37, 5 * be, 1);  /* prefill tiles: 4 + 2 activation rows */
         check_qmatmul(FORMATS[f], NAMES[f], 1, 129, 4096, 1);
+    }
+}
+
+/* The kernel tables this CPU can run: every SIMD ISA's (AVX-512 both with VNNI and without),
+ * else the generic one. */
+static int kernel_tables(lmk_qfmt fmt, lmk_qkernels out[3], const char *names[3]) {
+    int n = 0;
+#if LMK_X86
+    if (lmk_isa_supported(LMK_ISA_AVX2)) names[n] = "avx2", out[n++] = lmk_qkernels_avx2(fmt);
+    if (lmk_isa_supported(LMK_ISA_AVX512)) {
+        names[n] = "avx512", out[n++] = lmk_qkernels_avx512(fmt);
+        if (lmk_cpu_avx512vnni()) names[n] = "avx512vnni", out[n++] = lmk_qkernels_avx512vnni(fmt);
+    }
+#elif LMK_ARM
+    names[n] = "neon", out[n++] = lmk_qkernels_neon(fmt);
+#endif
+    if (!n) names[n] = "generic", out[n++] = lmk_qkernels_generic(fmt);
+    return n;
+}
+
+/* Bits that must not move: one output is the same float whether it was computed in a full tile,
+ * alone (M = N = 1), on 1 or 3 threads, or with the ISA's activation quantizer or the generic
+ * one; and AVX-512 gives the same bits with VNNI as without. */
+static void check_qmatmul_bits(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, int64_t K) {
+    int64_t rb;
+    lmk_qrow_bytes(fmt, K, &rb);
+    float *a = malloc(M * K * sizeof(float)), *want = malloc(M * N * sizeof(float)), *got = malloc(M * N * sizeof(float)),
+          *avx512 = malloc(M * N * sizeof(float));
+    uint8_t *q = malloc((size_t)(N * rb));
+    fill_normal(a, M * K, 1.0f);
+    fill_random_blocks(fmt, q, N * K / lmk_qblock_elems(fmt));
+    lmk_qkernels ks[3];
+    const char *kn[3];
+    const int nk = kernel_tables(fmt, ks, kn);
+    char what[128];
+    for (int t = 0; t < nk; t++) {
+        lmk_threads_set(1);
+        lmk_qmatmul_with(fmt, a, q, want, M, N, K, ks[t]);
+        if (strcmp(kn[t], "avx512") == 0) memcpy(avx512, want, (size_t)(M * N) * sizeof(float));
+        if (strcmp(kn[t], "avx512vnni") == 0) {
+            snprintf(what, sizeof what, "qmatmul %s M=%lld N=%lld K=%lld: avx512vnni == avx512 bit for bit", name,
+                     (long long)M, (long long)N, (long long)K);
+            expect_equal_bytes(what, want, avx512, (size_t)(M * N) * sizeof(float));
+        }
+        lmk_qkernels generic_act = ks[t];
+        generic_act.act = NULL;
+        lmk_qmatmul_with(fmt, a, q, got, M, N, K, generic_act);
+        snprintf(what, sizeof what, "qmatmul %s %s M=%lld N=%lld K=%lld: ISA activations == generic", name, kn[t],
+                 (long long)M, (long long)N, (long long)K);
+        expect_equal_bytes(what, got, want, (size_t)(M * N) * sizeof(float));
+        lmk_threads_set(3);
+        memset(got, 0xFF, (size_t)(M * N) * sizeof(float));
+        lmk_qmatmul_with(fmt, a, q, got, M, N, K, ks[t]);
+        snprintf(what, sizeof what, "qmatmul %s %s M=%lld N=%lld K=%lld: 3 threads == 1", name, kn[t], (long long)M,
+                 (long long)N, (long long)K);
+        expect_equal_bytes(what, got, want, (size_t)(M * N) * sizeof(float));
+        int alone = 1;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                float one;
+                lmk_qmatmul_with(fmt, a + m * K, q + n * rb, &one, 1, 1, K, ks[t]);
+                alone &= memcmp(&one, &want[m * N + n], sizeof one) == 0;
+            }
+        snprintf(what, sizeof what, "qmatmul %s %s M=%lld N=%lld K=%lld: each output alone == in its tile", name,
+                 kn[t], (long long)M, (long long)N, (long long)K);
+        expect_true(what, alone);
+    }
+    lmk_threads_set(0);
+    free(a), free(want), free(got), free(avx512), free(q);
+}
+
+static void test_qmatmul_bits(void) {
+    static const int64_t Ms[] = {1, 2, 3, 5}, Ns[] = {1, 6, 37}, Kblocks[] = {1, 2, 3, 5, 17};
+    for (int f = 0; f < N_FORMATS; f++) {
+        const int64_t be = lmk_qblock_elems(FORMATS[f]);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 5; k++)
+                    if (be == 32 || k < 3) check_qmatmul_bits(FORMATS[f], NAMES[f], Ms[i], Ns[j], Kblocks[k] * be);
+        /* big enough that 3 threads split it */
+        check_qmatmul_bits(FORMATS[f], NAMES[f], 2, 600, 8 * be);
     }
 }
 
@@ -175,4 +259,5 @@ void test_quant(void) {
     test_roundtrip();
     test_dequantize();
     test_qmatmul();
+    test_qmatmul_bits();
 }

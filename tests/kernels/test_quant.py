@@ -111,7 +111,7 @@ def test_quantize_round_trip(rng, fmt):
 
 
 @pytest.mark.parametrize("fmt", K.QUANT_FORMATS)
-@pytest.mark.parametrize("n, m, k_blocks", [(1, 1, 1), (3, 2, 3), (17, 1, 17), (129, 3, 2), (4097, 1, 1)])
+@pytest.mark.parametrize("n, m, k_blocks", [(1, 1, 1), (3, 2, 3), (17, 1, 17), (129, 3, 2), (4097, 1, 1), (37, 7, 5)])
 def test_qmatmul_matches_numpy(each_isa, rng, fmt, n, m, k_blocks):
     block, _ = BLOCK[fmt]
     k = k_blocks * block
@@ -170,3 +170,22 @@ def test_errors(rng):
         K.qmatmul(w, q, "q4_0", (2, 64))
     with pytest.raises(ValueError, match="a"):
         K.qmatmul(w.reshape(1, 2, 64), q, "q8_0", (2, 64))
+
+
+@pytest.mark.parametrize("fmt", K.QUANT_FORMATS)
+def test_qmatmul_bits_do_not_depend_on_threads_or_tiling(each_isa, rng, fmt):
+    """Split over output rows only: 1 or 3 threads, a full tile or one output alone, same bits."""
+    block, _ = BLOCK[fmt]
+    n, m, k = 301, 5, 9 * block
+    q = random_blocks(rng, fmt, n * k // block).reshape(n, -1)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    try:
+        K.set_threads(1)
+        one = K.qmatmul(a, q, fmt, (n, k))
+        K.set_threads(3)
+        three = K.qmatmul(a, q, fmt, (n, k))
+    finally:
+        K.set_threads(None)
+    assert np.array_equal(one.view(np.uint32), three.view(np.uint32))
+    alone = np.array([[K.qmatmul(a[i], q[j:j + 1], fmt, (1, k))[0] for j in (0, 1, 150, 299, 300)] for i in range(m)])
+    assert np.array_equal(alone.view(np.uint32), one[:, [0, 1, 150, 299, 300]].view(np.uint32))

@@ -1,9 +1,11 @@
-/* Quant family, AArch64 Advanced SIMD (plain armv8-a, no dotprod): dequantize, and the int8 dot
+/* Quant family, AArch64 Advanced SIMD (plain armv8-a, no dotprod): dequantize, and the int8 tile
  * kernels behind lmk_qmatmul.
  *
  * Dots: weights are unpacked to signed bytes (offset removed: q - 8, q - 16, q - 32) and
  * multiplied with the 8-bit activations by vmull_s8 (→ i16, |p| <= 128·127 fits), then vpadal
- * adds adjacent pairs into i32 lanes. Scales apply per 16 or 32 elements with vmla on i32. */
+ * adds adjacent pairs into i32 lanes. Scales apply per 16 or 32 elements with vmla on i32.
+ * Tiles run 4 weight rows per activation row (decode) or, for the 32-blocks, 4 rows × 2
+ * activations (prefill), sharing the loads and unpacking between them. */
 #include <arm_neon.h>
 
 #include "../../quant_internal.h"
@@ -132,123 +134,175 @@ void lmk_dequantize_neon(lmk_qfmt fmt, const void *q, float *y, int64_t nb) {
     }
 }
 
-/* ---------------------------------------------------------------- dots (weights · act) */
+/* ---------------------------------------------------------------- tiles (R weight rows × C activation rows) */
 
-static float dot_q8_0(const void *vw, const void *va, int64_t nb) {
-    const blk_q8_0 *w = vw;
-    const act_q8 *a = va;
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    for (int64_t b = 0; b < nb; b++) {
-        int32x4_t p = dot16(vdupq_n_s32(0), vld1q_s8(w[b].qs), vld1q_s8(a[b].qs));
-        p = dot16(p, vld1q_s8(w[b].qs + 16), vld1q_s8(a[b].qs + 16));
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), f16(w[b].d) * a[b].d);
-    }
-    return vaddvq_f32(acc);
-}
+/* The 32-block tiles unpack each weight block once for the C activation rows and load each
+ * activation block once for the R weight rows; every (row, activation) pair keeps its own
+ * accumulator and runs the same operations in the same order whatever R and C are, so the tile
+ * shape never changes a result. */
+#define QN_INLINE static inline __attribute__((always_inline))
 
-/* Q4_0, Q4_1, Q5_0 share the nibble unpacking; `off` is subtracted from each value. */
-static inline int32x4_t dot_nibbles(const uint8_t *qs, const uint8_t *qh, const int8_t *q8, int8_t off) {
-    const uint8x16_t v = vld1q_u8(qs);
-    uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
-    if (qh) lo = vorrq_u8(lo, high_bits_16(qh, 0)), hi = vorrq_u8(hi, high_bits_16(qh, 16));
-    const int32x4_t p = dot16(vdupq_n_s32(0), vsubq_s8(s8(lo), vdupq_n_s8(off)), vld1q_s8(q8));
-    return dot16(p, vsubq_s8(s8(hi), vdupq_n_s8(off)), vld1q_s8(q8 + 16));
-}
+/* One weight block as signed values (offset removed, except Q4_1's), with its scales. */
+typedef struct {
+    int8x16_t lo, hi;  /* values 0..15 and 16..31 */
+    float d, m;        /* m: Q4_1's min */
+} wblk;
 
-static float dot_q4_0(const void *vw, const void *va, int64_t nb) {
-    const blk_q4_0 *w = vw;
-    const act_q8 *a = va;
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    for (int64_t b = 0; b < nb; b++)
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(dot_nibbles(w[b].qs, NULL, a[b].qs, 8)), f16(w[b].d) * a[b].d);
-    return vaddvq_f32(acc);
-}
-
-static float dot_q4_1(const void *vw, const void *va, int64_t nb) {
-    const blk_q4_1 *w = vw;
-    const act_q8 *a = va;
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    float off = 0.0f;  /* Σ m · d_a · Σqs */
-    for (int64_t b = 0; b < nb; b++) {
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(dot_nibbles(w[b].qs, NULL, a[b].qs, 0)), f16(w[b].d) * a[b].d);
-        off += f16(w[b].m) * a[b].d * (float)a[b].sum;
-    }
-    return vaddvq_f32(acc) + off;
-}
-
-static float dot_q5_0(const void *vw, const void *va, int64_t nb) {
-    const blk_q5_0 *w = vw;
-    const act_q8 *a = va;
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    for (int64_t b = 0; b < nb; b++)
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(dot_nibbles(w[b].qs, w[b].qh, a[b].qs, 16)), f16(w[b].d) * a[b].d);
-    return vaddvq_f32(acc);
-}
-
-static float dot_q4_k(const void *vw, const void *va, int64_t nb) {
-    const blk_q4_k *w = vw;
-    const act_q8k *a = va;
+QN_INLINE wblk wblk_load(const lmk_qfmt fmt, const uint8_t *p) {
     const uint8x16_t lo4 = vdupq_n_u8(0x0F);
-    float s = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        uint8_t sc[8], mn[8];
-        lmk_q4k_scales(w[b].scales, sc, mn);
-        int32x4_t isum = vdupq_n_s32(0);
-        for (int c = 0; c < 4; c++) {
-            const uint8x16_t v0 = vld1q_u8(w[b].qs + 32 * c), v1 = vld1q_u8(w[b].qs + 32 * c + 16);
-            const int8_t *q8 = a[b].qs + 64 * c;
-            int32x4_t t0 = dot16(vdupq_n_s32(0), s8(vandq_u8(v0, lo4)), vld1q_s8(q8));
-            t0 = dot16(t0, s8(vandq_u8(v1, lo4)), vld1q_s8(q8 + 16));
-            int32x4_t t1 = dot16(vdupq_n_s32(0), s8(vshrq_n_u8(v0, 4)), vld1q_s8(q8 + 32));
-            t1 = dot16(t1, s8(vshrq_n_u8(v1, 4)), vld1q_s8(q8 + 48));
-            isum = vmlaq_n_s32(isum, t0, sc[2 * c]);
-            isum = vmlaq_n_s32(isum, t1, sc[2 * c + 1]);
-        }
-        int32_t imin = 0;
-        for (int j = 0; j < 8; j++) imin += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
-        s += a[b].d * (f16(w[b].d) * (float)vaddvq_s32(isum) - f16(w[b].dmin) * (float)imin);
+    wblk W = {vdupq_n_s8(0), vdupq_n_s8(0), 0.0f, 0.0f};
+    switch ((int)fmt) {
+    case LMK_Q8_0: {
+        const blk_q8_0 *x = (const blk_q8_0 *)p;
+        W.lo = vld1q_s8(x->qs), W.hi = vld1q_s8(x->qs + 16), W.d = f16(x->d);
+    } break;
+    case LMK_Q4_0: {
+        const blk_q4_0 *x = (const blk_q4_0 *)p;
+        const uint8x16_t v = vld1q_u8(x->qs);
+        W.lo = vsubq_s8(s8(vandq_u8(v, lo4)), vdupq_n_s8(8)), W.hi = vsubq_s8(s8(vshrq_n_u8(v, 4)), vdupq_n_s8(8));
+        W.d = f16(x->d);
+    } break;
+    case LMK_Q4_1: {
+        const blk_q4_1 *x = (const blk_q4_1 *)p;
+        const uint8x16_t v = vld1q_u8(x->qs);
+        W.lo = s8(vandq_u8(v, lo4)), W.hi = s8(vshrq_n_u8(v, 4)), W.d = f16(x->d), W.m = f16(x->m);
+    } break;
+    case LMK_Q5_0: {
+        const blk_q5_0 *x = (const blk_q5_0 *)p;
+        const uint8x16_t v = vld1q_u8(x->qs);
+        W.lo = vsubq_s8(s8(vorrq_u8(vandq_u8(v, lo4), high_bits_16(x->qh, 0))), vdupq_n_s8(16));
+        W.hi = vsubq_s8(s8(vorrq_u8(vshrq_n_u8(v, 4), high_bits_16(x->qh, 16))), vdupq_n_s8(16));
+        W.d = f16(x->d);
+    } break;
     }
-    return s;
+    return W;
 }
 
-static float dot_q6_k(const void *vw, const void *va, int64_t nb) {
-    const blk_q6_k *w = vw;
-    const act_q8k *a = va;
-    const uint8x16_t lo4 = vdupq_n_u8(0x0F), three = vdupq_n_u8(3);
-    const int8x16_t off = vdupq_n_s8(32);
-    float s = 0.0f;
+QN_INLINE void tile32(const lmk_qfmt fmt, const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c,
+                      int64_t ldc, const int R, const int C, int64_t nb) {
+    const int64_t bb = fmt == LMK_Q8_0 ? 34 : fmt == LMK_Q4_0 ? 18 : fmt == LMK_Q4_1 ? 20 : 22;
+    float32x4_t acc[4][4];  /* [act][row]: a dispatch may name C up to 4 */
+    float off[4][4];  /* Q4_1: Σ m · d_a · Σqs */
+    for (int i = 0; i < C; i++)
+        for (int r = 0; r < R; r++) acc[i][r] = vdupq_n_f32(0.0f), off[i][r] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
-        int32x4_t isum = vdupq_n_s32(0);
-        for (int h = 0; h < 2; h++) {
-            const int8_t *sc = w[b].scales + 8 * h, *q8 = a[b].qs + 128 * h;
-            for (int k = 0; k < 2; k++) {  /* l in [16k, 16k + 16): groups 8h + 2j + k */
-                const uint8x16_t ql0 = vld1q_u8(w[b].ql + 64 * h + 16 * k), ql1 = vld1q_u8(w[b].ql + 64 * h + 32 + 16 * k);
-                const uint8x16_t qh = vld1q_u8(w[b].qh + 32 * h + 16 * k);
-                const uint8x16_t v[4] = {
-                    vorrq_u8(vandq_u8(ql0, lo4), vshlq_n_u8(vandq_u8(qh, three), 4)),
-                    vorrq_u8(vandq_u8(ql1, lo4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 2), three), 4)),
-                    vorrq_u8(vshrq_n_u8(ql0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 4), three), 4)),
-                    vorrq_u8(vshrq_n_u8(ql1, 4), vshlq_n_u8(vshrq_n_u8(qh, 6), 4)),
-                };
-                for (int j = 0; j < 4; j++) {
-                    const int32x4_t t = dot16(vdupq_n_s32(0), vsubq_s8(s8(v[j]), off), vld1q_s8(q8 + 32 * j + 16 * k));
-                    isum = vmlaq_n_s32(isum, t, sc[2 * j + k]);
-                }
+        wblk W[4];
+        for (int r = 0; r < R; r++) W[r] = wblk_load(fmt, w + r * ws + b * bb);
+        for (int i = 0; i < C; i++) {
+            const act_q8 *A = (const act_q8 *)(a + i * as) + b;
+            const int8x16_t a0 = vld1q_s8(A->qs), a1 = vld1q_s8(A->qs + 16);
+            for (int r = 0; r < R; r++) {
+                const int32x4_t p = dot16(dot16(vdupq_n_s32(0), W[r].lo, a0), W[r].hi, a1);
+                acc[i][r] = vmlaq_n_f32(acc[i][r], vcvtq_f32_s32(p), W[r].d * A->d);
+                if (fmt == LMK_Q4_1) off[i][r] += W[r].m * A->d * (float)A->sum;
             }
         }
-        s += f16(w[b].d) * a[b].d * (float)vaddvq_s32(isum);
     }
-    return s;
+    for (int i = 0; i < C; i++)
+        for (int r = 0; r < R; r++) c[i * ldc + r] = vaddvq_f32(acc[i][r]) + off[i][r];
 }
 
-lmk_qdot_fn lmk_qdot_neon(lmk_qfmt fmt) {
-    switch ((int)fmt) {
-    case LMK_Q8_0: return dot_q8_0;
-    case LMK_Q4_0: return dot_q4_0;
-    case LMK_Q4_1: return dot_q4_1;
-    case LMK_Q5_0: return dot_q5_0;
-    case LMK_Q4_K: return dot_q4_k;
-    case LMK_Q6_K: return dot_q6_k;
-    default: return NULL;
+#define QN_TILE32(name, fmt)                                                                           \
+    QN_INLINE void name##_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc, \
+                               const int R, const int C, int64_t nb) {                                 \
+        tile32(fmt, w, ws, a, as, c, ldc, R, C, nb);                                                   \
+    }                                                                                                  \
+    LMK_QTILE_DISPATCH(name, name##_kern, 0, 4)
+QN_TILE32(tile_q8_0, LMK_Q8_0)
+QN_TILE32(tile_q4_0, LMK_Q4_0)
+QN_TILE32(tile_q4_1, LMK_Q4_1)
+QN_TILE32(tile_q5_0, LMK_Q5_0)
+/* K-quants: R weight rows against one activation row at a time; each activation chunk is loaded
+ * once for the R rows, every row keeps its own integer and float sums. */
+QN_INLINE void q4k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc,
+                        const int R, const int C, int64_t nb) {
+    const uint8x16_t lo4 = vdupq_n_u8(0x0F);
+    for (int i = 0; i < C; i++) {
+        const act_q8k *A = (const act_q8k *)(a + i * as);
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int64_t b = 0; b < nb; b++) {
+            const blk_q4_k *x[4];
+            uint8_t sc[4][8], mn[4][8];
+            int32x4_t isum[4];
+            for (int r = 0; r < R; r++) {
+                x[r] = (const blk_q4_k *)(w + r * ws) + b;
+                lmk_q4k_scales(x[r]->scales, sc[r], mn[r]);
+                isum[r] = vdupq_n_s32(0);
+            }
+            for (int k = 0; k < 4; k++) {
+                const int8_t *q8 = A[b].qs + 64 * k;
+                const int8x16_t a0 = vld1q_s8(q8), a1 = vld1q_s8(q8 + 16), a2 = vld1q_s8(q8 + 32), a3 = vld1q_s8(q8 + 48);
+                for (int r = 0; r < R; r++) {
+                    const uint8x16_t v0 = vld1q_u8(x[r]->qs + 32 * k), v1 = vld1q_u8(x[r]->qs + 32 * k + 16);
+                    int32x4_t t0 = dot16(vdupq_n_s32(0), s8(vandq_u8(v0, lo4)), a0);
+                    t0 = dot16(t0, s8(vandq_u8(v1, lo4)), a1);
+                    int32x4_t t1 = dot16(vdupq_n_s32(0), s8(vshrq_n_u8(v0, 4)), a2);
+                    t1 = dot16(t1, s8(vshrq_n_u8(v1, 4)), a3);
+                    isum[r] = vmlaq_n_s32(isum[r], t0, sc[r][2 * k]);
+                    isum[r] = vmlaq_n_s32(isum[r], t1, sc[r][2 * k + 1]);
+                }
+            }
+            for (int r = 0; r < R; r++) {
+                int32_t imin = 0;
+                for (int j = 0; j < 8; j++) imin += mn[r][j] * (A[b].bsums[2 * j] + A[b].bsums[2 * j + 1]);
+                s[r] += A[b].d * (f16(x[r]->d) * (float)vaddvq_s32(isum[r]) - f16(x[r]->dmin) * (float)imin);
+            }
+        }
+        for (int r = 0; r < R; r++) c[i * ldc + r] = s[r];
     }
+}
+
+QN_INLINE void q6k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc,
+                        const int R, const int C, int64_t nb) {
+    const uint8x16_t lo4 = vdupq_n_u8(0x0F), three = vdupq_n_u8(3);
+    const int8x16_t off = vdupq_n_s8(32);
+    for (int i = 0; i < C; i++) {
+        const act_q8k *A = (const act_q8k *)(a + i * as);
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int64_t b = 0; b < nb; b++) {
+            int32x4_t isum[4];
+            for (int r = 0; r < R; r++) isum[r] = vdupq_n_s32(0);
+            for (int h = 0; h < 2; h++)
+                for (int k = 0; k < 2; k++) {  /* l in [16k, 16k + 16): groups 8h + 2j + k */
+                    const int8_t *q8 = A[b].qs + 128 * h + 16 * k;
+                    const int8x16_t q[4] = {vld1q_s8(q8), vld1q_s8(q8 + 32), vld1q_s8(q8 + 64), vld1q_s8(q8 + 96)};
+                    for (int r = 0; r < R; r++) {
+                        const blk_q6_k *x = (const blk_q6_k *)(w + r * ws) + b;
+                        const int8_t *sc = x->scales + 8 * h;
+                        const uint8x16_t ql0 = vld1q_u8(x->ql + 64 * h + 16 * k), ql1 = vld1q_u8(x->ql + 64 * h + 32 + 16 * k);
+                        const uint8x16_t qh = vld1q_u8(x->qh + 32 * h + 16 * k);
+                        const uint8x16_t v[4] = {
+                            vorrq_u8(vandq_u8(ql0, lo4), vshlq_n_u8(vandq_u8(qh, three), 4)),
+                            vorrq_u8(vandq_u8(ql1, lo4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 2), three), 4)),
+                            vorrq_u8(vshrq_n_u8(ql0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 4), three), 4)),
+                            vorrq_u8(vshrq_n_u8(ql1, 4), vshlq_n_u8(vshrq_n_u8(qh, 6), 4)),
+                        };
+                        for (int j = 0; j < 4; j++) {
+                            const int32x4_t t = dot16(vdupq_n_s32(0), vsubq_s8(s8(v[j]), off), q[j]);
+                            isum[r] = vmlaq_n_s32(isum[r], t, sc[2 * j + k]);
+                        }
+                    }
+                }
+            for (int r = 0; r < R; r++) {
+                const blk_q6_k *x = (const blk_q6_k *)(w + r * ws) + b;
+                s[r] += f16(x->d) * A[b].d * (float)vaddvq_s32(isum[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) c[i * ldc + r] = s[r];
+    }
+}
+LMK_QTILE_DISPATCH(tile_q4_k, q4k_kern, 0, 4)
+LMK_QTILE_DISPATCH(tile_q6_k, q6k_kern, 0, 4)
+
+lmk_qkernels lmk_qkernels_neon(lmk_qfmt fmt) {
+    lmk_qkernels k = {NULL, NULL, NULL, 0};
+    switch ((int)fmt) {
+    case LMK_Q8_0: k.tile = tile_q8_0; break;
+    case LMK_Q4_0: k.tile = tile_q4_0; break;
+    case LMK_Q4_1: k.tile = tile_q4_1; break;
+    case LMK_Q5_0: k.tile = tile_q5_0; break;
+    case LMK_Q4_K: k.tile = tile_q4_k; break;
+    case LMK_Q6_K: k.tile = tile_q6_k; break;
+    }
+    return k;
 }

@@ -142,59 +142,78 @@ void lmk_dequantize_avx2(lmk_qfmt fmt, const void *q, float *y, int64_t nb) {
 
 /* ---------------------------------------------------------------- dots (weights · act) */
 
-static float dot_q8_0(const void *vw, const void *va, int64_t nb) {
-    const blk_q8_0 *w = vw;
-    const act_q8 *a = va;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const __m256i p = dot_i8_i8(_mm256_loadu_si256((const __m256i *)w[b].qs),
-                                    _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p), acc);
+/* 32-block tiles: R weight rows × C activation rows, each block unpacked once for the C rows and
+ * each activation block loaded once for the R rows. Every (row, activation) pair keeps its own
+ * accumulator and runs the same operations in the same order whatever R and C are. */
+#define QA_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    __m256i u;    /* 32 values: unsigned (Q4_0, Q4_1, Q5_0: offset still in) or signed (Q8_0) */
+    float d, m;   /* m: Q4_1's min */
+} wblk;
+
+QA_INLINE wblk wblk_load(const lmk_qfmt fmt, const uint8_t *p) {
+    wblk W;
+    W.m = 0.0f;
+    switch ((int)fmt) {
+    case LMK_Q8_0: {
+        const blk_q8_0 *x = (const blk_q8_0 *)p;
+        W.u = _mm256_loadu_si256((const __m256i *)x->qs), W.d = f16(x->d);
+    } break;
+    case LMK_Q4_0: {
+        const blk_q4_0 *x = (const blk_q4_0 *)p;
+        W.u = nibbles_32(x->qs), W.d = f16(x->d);
+    } break;
+    case LMK_Q4_1: {
+        const blk_q4_1 *x = (const blk_q4_1 *)p;
+        W.u = nibbles_32(x->qs), W.d = f16(x->d), W.m = f16(x->m);
+    } break;
+    default: {  /* Q5_0 */
+        const blk_q5_0 *x = (const blk_q5_0 *)p;
+        W.u = _mm256_or_si256(nibbles_32(x->qs), _mm256_and_si256(bits_to_bytes(x->qh), _mm256_set1_epi8(0x10)));
+        W.d = f16(x->d);
     }
-    return lmk_hsum_avx2(acc);
+    }
+    return W;
 }
 
-static float dot_q4_0(const void *vw, const void *va, int64_t nb) {
-    const blk_q4_0 *w = vw;
-    const act_q8 *a = va;
-    __m256 acc = _mm256_setzero_ps();
-    float off = 0.0f;  /* Σ d · 8 · Σa, subtracted once at the end */
+QA_INLINE void tile32(const lmk_qfmt fmt, const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c,
+                      int64_t ldc, const int R, const int C, int64_t nb) {
+    const int64_t bb = fmt == LMK_Q8_0 ? 34 : fmt == LMK_Q4_0 ? 18 : fmt == LMK_Q4_1 ? 20 : 22;
+    __m256 acc[4][4];  /* [act][row]: a dispatch may name C up to 4 */
+    float off[4][4];  /* Q4_0, Q5_0: Σ d · Σa (the offset times it comes off at the end); Q4_1: Σ m · d_a · Σa */
+    for (int i = 0; i < C; i++)
+        for (int r = 0; r < R; r++) acc[i][r] = _mm256_setzero_ps(), off[i][r] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
-        const float d = f16(w[b].d) * a[b].d;
-        const __m256i p = dot_u8_i8(nibbles_32(w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(p), acc);
-        off += d * (float)a[b].sum;
+        wblk W[4];
+        for (int r = 0; r < R; r++) W[r] = wblk_load(fmt, w + r * ws + b * bb);
+        for (int i = 0; i < C; i++) {
+            const act_q8 *A = (const act_q8 *)(a + i * as) + b;
+            const __m256i q = _mm256_loadu_si256((const __m256i *)A->qs);
+            for (int r = 0; r < R; r++) {
+                const __m256i p = fmt == LMK_Q8_0 ? dot_i8_i8(W[r].u, q) : dot_u8_i8(W[r].u, q);
+                const float d = W[r].d * A->d;
+                acc[i][r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(p), acc[i][r]);
+                if (fmt == LMK_Q4_0 || fmt == LMK_Q5_0) off[i][r] += d * (float)A->sum;
+                if (fmt == LMK_Q4_1) off[i][r] += W[r].m * A->d * (float)A->sum;
+            }
+        }
     }
-    return lmk_hsum_avx2(acc) - 8.0f * off;
+    const float k = fmt == LMK_Q4_0 ? -8.0f : fmt == LMK_Q5_0 ? -16.0f : 1.0f;
+    for (int i = 0; i < C; i++)
+        for (int r = 0; r < R; r++) c[i * ldc + r] = lmk_hsum_avx2(acc[i][r]) + k * off[i][r];
 }
 
-static float dot_q4_1(const void *vw, const void *va, int64_t nb) {
-    const blk_q4_1 *w = vw;
-    const act_q8 *a = va;
-    __m256 acc = _mm256_setzero_ps();
-    float off = 0.0f;  /* Σ m · Σx: the min times the activation block's sum */
-    for (int64_t b = 0; b < nb; b++) {
-        const __m256i p = dot_u8_i8(nibbles_32(w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p), acc);
-        off += f16(w[b].m) * a[b].d * (float)a[b].sum;
-    }
-    return lmk_hsum_avx2(acc) + off;
-}
-
-static float dot_q5_0(const void *vw, const void *va, int64_t nb) {
-    const blk_q5_0 *w = vw;
-    const act_q8 *a = va;
-    __m256 acc = _mm256_setzero_ps();
-    float off = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        const float d = f16(w[b].d) * a[b].d;
-        const __m256i hi = _mm256_and_si256(bits_to_bytes(w[b].qh), _mm256_set1_epi8(0x10));
-        const __m256i p = dot_u8_i8(_mm256_or_si256(nibbles_32(w[b].qs), hi), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(p), acc);
-        off += d * (float)a[b].sum;
-    }
-    return lmk_hsum_avx2(acc) - 16.0f * off;
-}
+#define QA_TILE32(name, fmt)                                                                           \
+    QA_INLINE void name##_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc, \
+                               const int R, const int C, int64_t nb) {                                 \
+        tile32(fmt, w, ws, a, as, c, ldc, R, C, nb);                                                   \
+    }                                                                                                  \
+    LMK_QTILE_DISPATCH(name, name##_kern, 0, 0)  /* 4 rows × 1: more accumulators would spill */
+QA_TILE32(tile_q8_0, LMK_Q8_0)
+QA_TILE32(tile_q4_0, LMK_Q4_0)
+QA_TILE32(tile_q4_1, LMK_Q4_1)
+QA_TILE32(tile_q5_0, LMK_Q5_0)
 
 static float dot_q4_k(const void *vw, const void *va, int64_t nb) {
     const blk_q4_k *w = vw;
@@ -261,14 +280,18 @@ static float dot_q6_k(const void *vw, const void *va, int64_t nb) {
     return lmk_hsum_avx2(acc);
 }
 
-lmk_qdot_fn lmk_qdot_avx2(lmk_qfmt fmt) {
+LMK_QTILE_FROM_DOT(tile_q4_k, dot_q4_k)
+LMK_QTILE_FROM_DOT(tile_q6_k, dot_q6_k)
+
+lmk_qkernels lmk_qkernels_avx2(lmk_qfmt fmt) {
+    lmk_qkernels k = {NULL, NULL, NULL, 0};
     switch ((int)fmt) {
-    case LMK_Q8_0: return dot_q8_0;
-    case LMK_Q4_0: return dot_q4_0;
-    case LMK_Q4_1: return dot_q4_1;
-    case LMK_Q5_0: return dot_q5_0;
-    case LMK_Q4_K: return dot_q4_k;
-    case LMK_Q6_K: return dot_q6_k;
-    default: return NULL;
+    case LMK_Q8_0: k.tile = tile_q8_0; break;
+    case LMK_Q4_0: k.tile = tile_q4_0; break;
+    case LMK_Q4_1: k.tile = tile_q4_1; break;
+    case LMK_Q5_0: k.tile = tile_q5_0; break;
+    case LMK_Q4_K: k.tile = tile_q4_k; break;
+    case LMK_Q6_K: k.tile = tile_q6_k; break;
     }
+    return k;
 }
