@@ -147,7 +147,7 @@ def _rerun_without_blas_pins(args: argparse.Namespace, argv: list[str]) -> None:
     threads = str(args.threads) if getattr(args, "threads", None) else None
     if (not pinned or args.keep_blas_env) and (threads is None or env.get("OPENBLAS_NUM_THREADS") == threads):
         return
-    if not args.keep_blas_env:
+    if pinned and not args.keep_blas_env:
         for k in pinned:
             del env[k]
         print(f"note: benchmarking numpy with {', '.join(pinned)} unset (its fastest kernels)", file=sys.stderr)

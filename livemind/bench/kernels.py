@@ -110,7 +110,7 @@ def _glu(kind, n):
         if kind == "swiglu":
             return (lambda: K.swiglu(g, u)), (lambda: g / (1.0 + np.exp(-g)) * u)
         c = np.float32(0.7978845608028654)
-        return (lambda: K.geglu(g, u)), (lambda: 0.5 * g * (1.0 + np.tanh(c * (g + 0.044715 * g ** 3))) * u)
+        return (lambda: K.geglu(g, u)), (lambda: 0.5 * g * (1.0 + np.tanh(c * (g + 0.044715 * g * g * g))) * u)
     return Case(kind, f"{n}", "GB/s", 12.0 * n, make)
 
 
@@ -118,7 +118,7 @@ def _gelu(n):
     def make(rng):
         x = _f32(rng, n, scale=2.0)
         c = np.float32(0.7978845608028654)
-        return (lambda: K.gelu(x)), (lambda: 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x ** 3))))
+        return (lambda: K.gelu(x)), (lambda: 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x * x * x))))
     return Case("gelu", f"{n}", "GB/s", 8.0 * n, make)
 
 
@@ -146,6 +146,9 @@ def _attention(t, s, h, hkv, d, kv_dtype="f32"):
     def make(rng):
         q, k, v = _f32(rng, t, h, d), _f32(rng, s, hkv, d), _f32(rng, s, hkv, d)
         group = h // hkv
+        # K/V stored in the cache's type once, as an engine's KV cache holds them
+        store = {"f32": lambda x: x, "f16": lambda x: x.astype(np.float16), "fp8": K.fp8_encode}[kv_dtype]
+        kc, vc = store(k), store(v)
 
         def peer():  # one batched numpy pass over all heads; materialises the (H, T, S) scores
             qh = q.transpose(1, 0, 2)                                   # (H, T, D)
@@ -156,7 +159,7 @@ def _attention(t, s, h, hkv, d, kv_dtype="f32"):
             sc = np.where(np.arange(s)[None, :] <= pos[:, None], sc, -np.inf)
             p = np.exp(sc - sc.max(-1, keepdims=True))
             return (p / p.sum(-1, keepdims=True)) @ vh
-        return (lambda: K.attention(q, k, v, causal=True, kv_dtype=kv_dtype)), peer
+        return (lambda: K.attention(q, kc, vc, causal=True, kv_dtype=kv_dtype)), peer
     visible = sum(min(s, s - t + i + 1) for i in range(t))
     return Case(f"attention {kv_dtype}", f"T{t} S{s} H{h}/{hkv} D{d}", "GFLOP/s", 4.0 * visible * h * d, make)
 
