@@ -1,5 +1,6 @@
 """Every program in examples/ runs on the packaged models and prints what it promises."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,10 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_example_runs(name):
     args, expected = CASES[name]
+    # the checkout's package, whether or not it is installed (as a user running examples/ from a clone)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES.parent), os.environ.get("PYTHONPATH")])))
     out = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
-                         timeout=300, cwd=EXAMPLES.parent)
+                         timeout=300, cwd=EXAMPLES.parent, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     for marker in expected:
         assert marker in out.stdout, (marker, out.stdout[-2000:])
