@@ -37,7 +37,7 @@ print(json.dumps({"context": n_ctx, "kv": kv, "prompt_tokens": len(ids), "second
 """
 
 
-def main(*, model: str = "gemma3-270m", contexts=(8192, 32768), kv=("f16", "fp8"), out: str | None = "docs/benchmarks") -> int:
+def main(*, model: str = "gemma3-270m", contexts=(8192, 32768), kv=("f16",), out: str | None = "docs/benchmarks") -> int:
     from livemind.bench._timing import machine_facts
 
     rows = []
