@@ -55,8 +55,11 @@ class Sampler:
 
     def __call__(self, logits: np.ndarray, recent: list[int]) -> int:
         p = self.params
+        penalise = p.repetition_penalty != 1.0 and recent and p.repetition_window
+        if p.greedy and not penalise:
+            return int(np.argmax(logits))                                  # no copy of the vocabulary
         x = logits.astype(np.float64, copy=True)                           # (vocab,)
-        if p.repetition_penalty != 1.0 and recent and p.repetition_window:
+        if penalise:
             seen = np.unique(np.asarray(recent[-p.repetition_window:]))
             vals = x[seen]
             x[seen] = np.where(vals > 0, vals / p.repetition_penalty, vals * p.repetition_penalty)
