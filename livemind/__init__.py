@@ -8,6 +8,7 @@
 The kernels are :mod:`livemind.kernels`; the engine is :mod:`livemind.engine`.
 """
 
+from livemind.backends.openai import OpenAIBackend
 from livemind.consensus import Auto, Parallel, Turns
 from livemind.errors import (
     BackendError,
@@ -47,7 +48,7 @@ __all__ = sorted([
     "Auto", "BackendError", "Cancelled", "ContextLengthError", "Done", "Expert", "ExpertAnswer",
     "ExpertDone", "ExpertFailed", "ExpertPool", "FunctionRouter", "GovernorSnapshot", "LiveMind",
     "LiveMindError", "MemoryBudgetExceeded", "MemoryGovernor", "ModelLoadError", "ModelLoaded",
-    "ModelLoading", "ModelUnloaded", "Parallel", "PoolStats", "Result", "RouteChosen",
+    "ModelLoading", "ModelUnloaded", "OpenAIBackend", "Parallel", "PoolStats", "Result", "RouteChosen",
     "RouteDecision", "Router", "SynthesisStarted", "Token", "Turns", "UnknownExpert", "Usage",
     "__version__", "default_team",
 ])
