@@ -15,6 +15,7 @@ CASES = {
     "turns_tight_budget.py": (["Name a colour."], ["ModelUnloaded", "[writer done]"]),
     "custom_router.py": ([], ["[coder · custom router]", "[general · custom router]"]),
     "kernels_demo.py": ([], ["q4_k", "max rel err"]),
+    "mixed_pool.py": (["Name a planet."], ["[local,", "[remote,", "[synthesis]"]),
 }
 
 
