@@ -9,6 +9,7 @@ The kernels are :mod:`livemind.kernels`; the engine is :mod:`livemind.engine`.
 """
 
 from livemind.backends.openai import OpenAIBackend
+from livemind.backends.vllm import VLLMBackend
 from livemind.consensus import Auto, Parallel, Turns
 from livemind.errors import (
     BackendError,
@@ -50,5 +51,5 @@ __all__ = sorted([
     "LiveMindError", "MemoryBudgetExceeded", "MemoryGovernor", "ModelLoadError", "ModelLoaded",
     "ModelLoading", "ModelUnloaded", "OpenAIBackend", "Parallel", "PoolStats", "Result", "RouteChosen",
     "RouteDecision", "Router", "SynthesisStarted", "Token", "Turns", "UnknownExpert", "Usage",
-    "__version__", "default_team",
+    "VLLMBackend", "__version__", "default_team",
 ])

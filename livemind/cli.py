@@ -6,6 +6,7 @@
     livemind serve [--config livemind.toml] [--host H] [--port P] [--api-key KEY]
     livemind stats [--url http://127.0.0.1:8000] [--api-key KEY] [--json]
     livemind run MODEL "prompt" [--chat] [--kv f16|fp8|f32] [--threads N] [--max-tokens N] ...
+    livemind convert MODEL OUT_DIR [--dtype float32|bfloat16|float16] [--force]
     livemind bench kernels [--quick] [--threads N] [--repeats N] [--out DIR]
     livemind bench engine [--models ...] [--threads 1 2] [--repeats N]
     livemind bench router | tokenizer | attention-memory
@@ -65,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--top-p", type=float, default=0.95)
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+
+    cv = sub.add_parser("convert", help="a GGUF model as a Hugging Face folder (what vLLM loads)")
+    cv.add_argument("model", help="a known model name (see `livemind info`) or a GGUF path")
+    cv.add_argument("out_dir")
+    cv.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                    help="of the saved weights (default float32: the dequantized values exactly)")
+    cv.add_argument("--force", action="store_true", help="replace OUT_DIR if it holds files")
 
     sub.add_parser("info", help="CPU features, the ISA in use, threads, known models")
     _team_parsers(sub)
@@ -141,6 +149,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from livemind.errors import LiveMindError
+    from livemind.models import convert_gguf
+
+    try:
+        convert_gguf(args.model, args.out_dir, dtype=args.dtype, overwrite=args.force,
+                     progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except LiveMindError as exc:
+        print(f"livemind convert: {exc}", file=sys.stderr)
+        return 1
+    print(args.out_dir)
+    return 0
+
+
 def _rerun_without_blas_pins(args: argparse.Namespace, argv: list[str]) -> None:
     env = dict(os.environ)
     pinned = [k for k in _BLAS_PINS if k in env]
@@ -179,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return _run(args)
+    if args.command == "convert":
+        return _convert(args)
     if args.command in ("ask", "chat", "models", "serve", "stats"):
         from livemind import _cli_team
 

@@ -52,3 +52,33 @@ def rng(request) -> "np.random.Generator":
     import numpy as np
 
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()) ^ int(os.environ.get("LMK_SEED", "0")))
+
+
+@pytest.fixture(scope="session")
+def vllm_env():
+    """What vLLM needs here: no model hub (offline), its engine processes on 127.0.0.1. Fails,
+    never skips, where vLLM is missing: these tests run in the venv scripts/install-vllm makes."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        pytest.fail("vLLM is not installed in this environment; run scripts/install-vllm, then "
+                    ".venv-vllm/bin/python -m pytest -m vllm (scripts/test does both)")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VLLM_HOST_IP": "127.0.0.1",
+                           "VLLM_NO_USAGE_STATS": "1"}.items():
+            mp.setenv(key, os.environ.get(key, value))
+        yield
+
+
+@pytest.fixture(scope="session")
+def smollm2_hf(vllm_env, smollm2_path, tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face folder (float32), made by `livemind convert`."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("converted") / "smollm2"
+    run = subprocess.run([sys.executable, "-m", "livemind", "convert", "smollm2-135m-instruct", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == str(out) and "dequantizing" in run.stderr and "done:" in run.stderr
+    return out

@@ -17,12 +17,16 @@ extern "C" {
 #define LMK_TYPE_F32 0
 #define LMK_TYPE_F16 1
 
-/* A weight as stored in the file: `rows` rows of `cols` elements, each row a whole number of
- * blocks of `type`. Projections are (out, in); norms are (1, n). data == NULL: absent. */
+/* A weight: `rows` rows of `cols` elements, each row a whole number of blocks of `type`.
+ * Projections are (out, in); norms are (1, n). data == NULL: absent. layout: LMK_LAYOUT_ROWS as
+ * stored in the file, or LMK_LAYOUT_X16 (lmk_qrepack_x16; projections only, rows % 16 == 0). */
+#define LMK_LAYOUT_ROWS 0
+#define LMK_LAYOUT_X16 1
 typedef struct {
     const void *data;
     int32_t type;
     int64_t rows, cols;
+    int32_t layout;
 } lmk_tensor;
 
 typedef struct {
@@ -52,7 +56,7 @@ typedef struct {
     float attn_scale;                /* q·k multiplier */
     int32_t rope_style;              /* lmk_rope_style */
     int32_t act;                     /* lmk_act: SwiGLU or GeGLU feed-forward */
-    lmk_tensor token_embd;           /* (n_vocab, n_embd) */
+    lmk_tensor token_embd;           /* (n_vocab, n_embd), rows layout (rows are looked up) */
     lmk_tensor output_norm;          /* (1, n_embd) */
     lmk_tensor output;               /* (n_vocab, n_embd); may be token_embd (tied) */
     const lmk_layer *layers;         /* (n_layer) */

@@ -48,15 +48,15 @@ static int get_number(PyObject *hp, const char *key, double *out) {
     return !(PyErr_Occurred());
 }
 
-/* Fills t from tensors[key] = (buffer, type, rows, cols) if present. */
+/* Fills t from tensors[key] = (buffer, type, rows, cols[, layout]) if present. */
 static int get_tensor(model_box *box, PyObject *tensors, const char *key, lmk_tensor *t) {
     PyObject *item = PyDict_GetItemString(tensors, key);
     memset(t, 0, sizeof *t);
     if (!item) return 1;
     PyObject *obj;
-    int type;
+    int type, layout = LMK_LAYOUT_ROWS;
     long long rows, cols;
-    if (!PyArg_ParseTuple(item, "OiLL", &obj, &type, &rows, &cols)) return 0;
+    if (!PyArg_ParseTuple(item, "OiLL|i", &obj, &type, &rows, &cols, &layout)) return 0;
     int64_t row_bytes;
     if (rows <= 0 || cols <= 0) {
         PyErr_Format(PyExc_ValueError, "tensor %s has shape (%lld, %lld)", key, rows, cols);
@@ -75,7 +75,7 @@ static int get_tensor(model_box *box, PyObject *tensors, const char *key, lmk_te
     Py_buffer *view = &box->views[box->n_views];
     if (!lmk_py_buffer(obj, view, 0, (Py_ssize_t)(rows * row_bytes), key)) return 0;
     box->n_views++;
-    *t = (lmk_tensor){view->buf, type, rows, cols};
+    *t = (lmk_tensor){view->buf, type, rows, cols, layout};
     return 1;
 }
 

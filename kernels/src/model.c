@@ -16,6 +16,8 @@
 static int tensor_ok(const lmk_tensor *t, int64_t rows, int64_t cols, int optional, int f32_only) {
     if (!t->data) return optional;
     if (t->rows != rows || t->cols != cols) return 0;
+    if (t->layout == LMK_LAYOUT_X16) return !f32_only && lmk_qx16_supported(t->type) && rows % 16 == 0 && cols % 32 == 0;
+    if (t->layout != LMK_LAYOUT_ROWS) return 0;
     if (t->type == LMK_TYPE_F32) return 1;
     if (f32_only || !lmk_qfmt_valid(t->type)) return 0;
     return cols % lmk_qblock_elems((lmk_qfmt)t->type) == 0;
@@ -30,7 +32,8 @@ lmk_status lmk_model_check(const lmk_model *m) {
     if (m->rope_style != LMK_ROPE_NORMAL && m->rope_style != LMK_ROPE_NEOX) return LMK_ERR_ARG;
     if (m->act != LMK_ACT_SILU && m->act != LMK_ACT_GELU) return LMK_ERR_ARG;
     const int64_t E = m->n_embd, Q = (int64_t)m->n_head * m->head_dim, KV = (int64_t)m->n_head_kv * m->head_dim;
-    if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) || !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
+    if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) || m->token_embd.layout != LMK_LAYOUT_ROWS ||
+        !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
         !tensor_ok(&m->output, m->n_vocab, E, 0, 0))
         return LMK_ERR_ARG;
     for (int32_t l = 0; l < m->n_layer; l++) {
@@ -86,6 +89,7 @@ int64_t lmk_model_workspace_bytes(const lmk_model *m, int32_t max_tokens) {
 /* y (T, rows) = x (T, cols) · wᵀ */
 static lmk_status linear(const lmk_tensor *w, const float *x, float *y, int64_t T) {
     if (w->type == LMK_TYPE_F32) return lmk_matmul_f32(x, (const float *)w->data, y, T, w->rows, w->cols);
+    if (w->layout == LMK_LAYOUT_X16) return lmk_qmatmul_x16((lmk_qfmt)w->type, x, w->data, y, T, w->rows, w->cols);
     return lmk_qmatmul((lmk_qfmt)w->type, x, w->data, y, T, w->rows, w->cols);
 }
 

@@ -559,6 +559,18 @@ LMK_QTILE_FROM_DOT(tile_q5_0, dot_q5_0)
 LMK_QTILE_FROM_DOT(tile_q4_k, dot_q4_k)
 LMK_QTILE_FROM_DOT(tile_q6_k, dot_q6_k)
 
+float lmk_qdot_generic(lmk_qfmt fmt, const void *w, const void *a, int64_t nb) {
+    switch ((int)fmt) {
+    case LMK_Q8_0: return dot_q8_0(w, a, nb);
+    case LMK_Q4_0: return dot_q4_0(w, a, nb);
+    case LMK_Q4_1: return dot_q4_1(w, a, nb);
+    case LMK_Q5_0: return dot_q5_0(w, a, nb);
+    case LMK_Q4_K: return dot_q4_k(w, a, nb);
+    case LMK_Q6_K: return dot_q6_k(w, a, nb);
+    }
+    return 0.0f;
+}
+
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
     switch ((int)fmt) {
@@ -597,7 +609,7 @@ static void act_task(void *ctx, int64_t begin, int64_t end) {
 }
 
 /* Rows in a panel: their weight bytes stay in L1/L2 while every activation row passes over them. */
-#define QMM_PANEL 16
+#define QMM_PANEL 16  /* the x16 layouts (quant_x16.c) rely on panels of exactly 16 rows */
 
 static void qmm_rows(const qmm_job *j, int64_t begin, int64_t end) {
     const uint8_t *act = j->prep ? j->prep : j->act;

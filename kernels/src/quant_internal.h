@@ -68,6 +68,33 @@ typedef struct {
 lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M,
                             int64_t N, int64_t K, lmk_qkernels k);
 
+/* The generic dot of one format (the scalar ISA's kernel), for layouts built on it. */
+float lmk_qdot_generic(lmk_qfmt fmt, const void *w, const void *a, int64_t nb);
+/* The AVX-512 activation quantizer (writes what the generic one writes), for other x86 tables. */
+void lmk_act_q8_avx512(const float *x, void *y, int64_t nb);
+
+/* x16 (lmk.h): per group of 16 rows and block, the rows' f16 scales (and Q4_1's mins), then the
+ * values: qs[k][r] holds values 4k..4k+3 of row r (Q8_0, k < 8: as unsigned w + 128), or for the
+ * 4-bit formats (k < 4) the bytes 4k..4k+3 of row r's nibbles (low: values 4k.., high: 16 + 4k..);
+ * Q5_0's fifth bits follow as eight 64-bit masks, one bit per byte of the nibble vectors
+ * (masks 0..3 for the low nibbles of qs[0..3], 4..7 for the high ones). */
+typedef struct { uint16_t d[16]; uint8_t qs[8][16][4]; } x16_q8_0;                       /* 544 B */
+typedef struct { uint16_t d[16]; uint8_t qs[4][16][4]; } x16_q4_0;                       /* 288 B */
+typedef struct { uint16_t d[16], m[16]; uint8_t qs[4][16][4]; } x16_q4_1;                /* 320 B */
+typedef struct { uint16_t d[16]; uint8_t qs[4][16][4]; uint64_t qh[8]; } x16_q5_0;       /* 352 B */
+typedef char lmk_assert_x16[sizeof(x16_q8_0) == 16 * 34 && sizeof(x16_q4_0) == 16 * 18 &&
+                            sizeof(x16_q4_1) == 16 * 20 && sizeof(x16_q5_0) == 16 * 22 ? 1 : -1];
+
+/* The activations as the x16 tiles read them (a prep layout): the block's bytes, its scale, and
+ * its constant term ready to use: off = -128·Σa (Q8_0), -8·Σa (Q4_0), -16·Σa (Q5_0); sd = d·Σa
+ * (Q4_1). */
+typedef struct { int8_t qs[QK]; float d, sd; int32_t off, pad; } act_x16;                 /* 48 B */
+
+/* The x16 tables: AVX-512 VNNI (arch/x86/quant_x16_avx512.c), taken where lmk_qx16_native. */
+lmk_qkernels lmk_qkernels_x16_avx512vnni(lmk_qfmt fmt);
+/* The prep hook that builds act_x16 for fmt (shared by every x16 table). */
+lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt);
+
 /* The scalar ISA's kernels (quant.c), the reference every SIMD tile is tested against. */
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt);
 

@@ -254,10 +254,81 @@ static void test_qmatmul_bits(void) {
     }
 }
 
+/* x16 layouts: repacking is lossless (unpack gives the file's bytes back); on every ISA the x16
+ * qmatmul agrees with the float reference and with the generic int8 path of the file's layout
+ * (on the scalar ISA bit for bit: the generic x16 tile runs the same dots in the same order);
+ * an output does not depend on how many activation rows share its tile, nor on the threads. */
+static void check_x16(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, int64_t K) {
+    int64_t rb;
+    lmk_qrow_bytes(fmt, K, &rb);
+    float *a = malloc(M * K * sizeof(float)), *want = malloc(M * N * sizeof(float)), *gen = malloc(M * N * sizeof(float)),
+          *got = malloc(M * N * sizeof(float)), *one = malloc(N * sizeof(float)), *w = malloc(N * K * sizeof(float));
+    uint8_t *q = malloc((size_t)(N * rb)), *x = malloc((size_t)(N * rb)), *back = malloc((size_t)(N * rb));
+    fill_normal(a, M * K, 1.0f);
+    fill_random_blocks(fmt, q, N * K / QK);
+    lmk_dequantize_ref(fmt, q, w, N * K);
+    double sw = 0, sa = 0;
+    for (int64_t i = 0; i < N * K; i++) sw += (double)w[i] * w[i];
+    for (int64_t i = 0; i < M * K; i++) sa += (double)a[i] * a[i];
+    const double scale = sqrt((double)K) * sqrt(sw / (N * K)) * sqrt(sa / (M * K));
+    char what[128];
+    snprintf(what, sizeof what, "x16 %s N=%lld K=%lld: repack, unpack == the file's bytes", name, (long long)N, (long long)K);
+    expect_true(what, lmk_qrepack_x16(fmt, q, x, N, K) == LMK_OK && lmk_qunpack_x16(fmt, x, back, N, K) == LMK_OK);
+    expect_equal_bytes(what, back, q, (size_t)(N * rb));
+
+    lmk_qmatmul_ref(fmt, a, q, want, M, N, K);
+    lmk_isa_set(LMK_ISA_SCALAR);
+    lmk_qmatmul(fmt, a, q, gen, M, N, K);
+    FOR_EACH_ISA(isa) {
+        memset(got, 0xFF, M * N * sizeof(float));
+        snprintf(what, sizeof what, "x16 qmatmul %s M=%lld N=%lld K=%lld vs ref", name, (long long)M, (long long)N,
+                 (long long)K);
+        lmk_threads_set(3);
+        expect_true(what, lmk_qmatmul_x16(fmt, a, x, got, M, N, K) == LMK_OK);
+        expect_close(what, got, want, M * N, QMM_REF_TOL * scale, 0.0);
+        snprintf(what, sizeof what, "x16 qmatmul %s M=%lld N=%lld K=%lld vs generic", name, (long long)M, (long long)N,
+                 (long long)K);
+        if (isa == LMK_ISA_SCALAR) expect_equal_bytes(what, got, gen, (size_t)(M * N) * sizeof(float));
+        else expect_close(what, got, gen, M * N, QMM_GENERIC_TOL * scale, 1e-5);
+        lmk_threads_set(1);
+        int alone = 1;
+        for (int64_t m = 0; m < M; m++) {
+            lmk_qmatmul_x16(fmt, a + m * K, x, one, 1, N, K);
+            alone &= memcmp(one, got + m * N, (size_t)N * sizeof(float)) == 0;
+        }
+        snprintf(what, sizeof what, "x16 qmatmul %s M=%lld N=%lld: a row alone, 1 thread == in its tile, 3 threads",
+                 name, (long long)M, (long long)N);
+        expect_true(what, alone);
+    }
+    lmk_threads_set(0);
+    free(a), free(want), free(gen), free(got), free(one), free(w), free(q), free(x), free(back);
+}
+
+static void test_x16(void) {
+    static const lmk_qfmt fmts[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0};
+    static const char *const names[] = {"q8_0", "q4_0", "q4_1", "q5_0"};
+    for (int f = 0; f < 4; f++) {
+        check_x16(fmts[f], names[f], 1, 16, 32);
+        check_x16(fmts[f], names[f], 7, 48, 5 * 32);   /* tiles of 4 and 3 activation rows */
+        check_x16(fmts[f], names[f], 2, 64, 576);
+        expect_true("x16 supported", lmk_qx16_supported(fmts[f]));
+    }
+    uint8_t buf[16 * 34] = {0};
+    float a[32] = {0}, c[16];
+    expect_true("x16 rejects: K-quants, N % 16, K % 32, unknown formats",
+                !lmk_qx16_supported(LMK_Q4_K) && !lmk_qx16_native(LMK_Q6_K) &&
+                    lmk_qrepack_x16(LMK_Q4_K, buf, buf, 16, 256) == LMK_ERR_ARG &&
+                    lmk_qrepack_x16(LMK_Q8_0, buf, buf, 15, 32) == LMK_ERR_ARG &&
+                    lmk_qunpack_x16(LMK_Q8_0, buf, buf, 16, 33) == LMK_ERR_ARG &&
+                    lmk_qmatmul_x16(LMK_Q8_0, a, buf, c, 1, 8, 32) == LMK_ERR_ARG &&
+                    lmk_qmatmul_x16((lmk_qfmt)99, a, buf, c, 1, 16, 32) == LMK_ERR_ARG);
+}
+
 void test_quant(void) {
     test_sizes();
     test_roundtrip();
     test_dequantize();
     test_qmatmul();
     test_qmatmul_bits();
+    test_x16();
 }

@@ -246,7 +246,8 @@ def _context_numbers(body: dict, message: str) -> tuple[int, int]:
 
     n_tokens = body.get("n_prompt_tokens")
     n_ctx = body.get("n_ctx")
-    n_tokens = n_tokens if isinstance(n_tokens, int) else first(r"(?:take|requested|resulted in|has) (\d+)")
+    n_tokens = n_tokens if isinstance(n_tokens, int) else first(
+        r"(?:take|requested|resulted in|has|contains(?: at least)?) (\d+)")   # vLLM: "your prompt contains N"
     n_ctx = n_ctx if isinstance(n_ctx, int) else first(r"context(?: length)? is (\d+)", r"context of (\d+)")
     return n_tokens, n_ctx
 

@@ -238,6 +238,16 @@ class GGUFFile:
         row_bytes = info.shape[-1] // info.type.block_elems * info.type.block_bytes
         return raw.reshape(*info.shape[:-1], row_bytes)
 
+    def release(self, name: str) -> None:
+        """Drops the tensor's pages from this process's memory (they come back from the file if
+        read again): for weights the engine has copied into a layout of its own."""
+        info = self.tensors[name]
+        page = mmap.PAGESIZE
+        start = (info.offset + page - 1) // page * page        # whole pages inside the tensor only
+        end = (info.offset + info.nbytes) // page * page
+        if end > start and hasattr(self._map, "madvise"):
+            self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
+
     def close(self) -> None:
         m, f = getattr(self, "_map", None), getattr(self, "_file", None)
         self._map = self._file = None

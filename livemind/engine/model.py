@@ -35,7 +35,7 @@ class Model:
     """A decoder model on LiveMind's engine. Use :func:`load_model`."""
 
     def __init__(self, path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",
-                 context: int | None = None, n_seq: int = 8, prefill_chunk: int = 256):
+                 context: int | None = None, n_seq: int = 8, prefill_chunk: int = 256, repack: bool = True):
         if kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.file = GGUFFile(path)
@@ -48,7 +48,9 @@ class Model:
             self.tokenizer = Tokenizer.from_gguf(self.file)
             if threads is not None:
                 K.set_threads(threads)
-            self._native = self._describe()
+            self._repacked: list[np.ndarray] = []   # weights in the x16 layout (kept alive here)
+            self._copied_bytes = 0                  # of those, copies of weights still read from the file
+            self._native = self._describe(repack)
             code, dtype = KV_DTYPES[kv_dtype]
             # one slot per concurrent generation plus one for logits(); np.zeros maps pages lazily,
             # so memory grows with the positions actually used
@@ -63,16 +65,27 @@ class Model:
             self.file.close()
             raise
 
-    def _describe(self):
+    def _describe(self, repack: bool):
         cfg, f = self.config, self.file
 
-        def entry(gguf_name: str):
+        def entry(gguf_name: str, *, projection: bool = True):
+            """A weight for the step. Projections whose format has a fast x16 kernel on this CPU
+            are repacked once (same size; the mapped pages are then dropped)."""
             info = f.tensors[gguf_name]
             data = f.tensor_data(gguf_name)
             rows = int(np.prod(info.shape[:-1])) if len(info.shape) > 1 else 1
-            return (data, info.type.id, rows, info.shape[-1])
+            if not (repack and projection and rows % 16 == 0 and _native.qx16(info.type.id)[1]):
+                return (data, info.type.id, rows, info.shape[-1])
+            x16 = np.empty(data.nbytes, np.uint8)
+            _native.qrepack_x16(info.type.id, data, x16, rows, info.shape[-1])
+            self._repacked.append(x16)
+            if gguf_name == "token_embd.weight":    # tied output: the lookups still read the file
+                self._copied_bytes += x16.nbytes
+            f.release(gguf_name)
+            return (x16, info.type.id, rows, info.shape[-1], 1)
 
-        tensors = {"token_embd": entry("token_embd.weight"), "output_norm": entry("output_norm.weight"),
+        tensors = {"token_embd": entry("token_embd.weight", projection=False),
+                   "output_norm": entry("output_norm.weight"),
                    "output": entry("token_embd.weight" if cfg.tied_output else "output.weight")}
         for il in range(cfg.n_layer):
             for ours, theirs in _LAYER_TENSORS.items():
@@ -205,7 +218,7 @@ class Model:
         return self._scheduler.in_flight() if self._scheduler else 0
 
     def memory(self) -> dict:
-        weights = sum(t.nbytes for t in self.file.tensors.values())
+        weights = sum(t.nbytes for t in self.file.tensors.values()) + self._copied_bytes
         kv = sum(a.nbytes for a in self._k) + sum(a.nbytes for a in self._v)
         return {"weights": weights, "kv": kv, "scratch": int(self._workspace.nbytes)}
 
@@ -215,6 +228,7 @@ class Model:
             self._scheduler = None
         self._native = None
         self._k = self._v = []
+        self._repacked = []
         self.file.close()
 
     def __enter__(self) -> Model:
@@ -231,8 +245,9 @@ def _aligned(nbytes: int, alignment: int = 64) -> np.ndarray:
 
 
 def load_model(path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",
-               context: int | None = None) -> Model:
+               context: int | None = None, repack: bool = True) -> Model:
     """Maps a GGUF model and readies it for inference. ``context`` caps the KV cache (default:
     the model's trained context); ``kv_dtype`` is "f16" (default), "fp8" (half the memory) or
-    "f32"."""
-    return Model(path, threads=threads, kv_dtype=kv_dtype, context=context)
+    "f32". ``repack`` lets the engine lay projection weights out for this CPU's fastest kernel
+    once at load (the x16 layout, same size; docs/engine.md); False keeps the file's layout."""
+    return Model(path, threads=threads, kv_dtype=kv_dtype, context=context, repack=repack)

@@ -14,10 +14,11 @@ from livemind.kernels._elementwise import geglu, gelu, layernorm, rmsnorm, rope,
 from livemind.kernels._fp8 import fp8_decode, fp8_encode
 from livemind.kernels._isa import available_isas, cpu_count, get_threads, isa, set_isa, set_threads, thread_cap
 from livemind.kernels._matmul import matmul
-from livemind.kernels._quant import QUANT_FORMATS, dequantize, qmatmul, quantize
+from livemind.kernels._quant import QUANT_FORMATS, dequantize, qmatmul, quantize, repack_x16, x16_pays
 
 __all__ = sorted([
     "QUANT_FORMATS", "attention", "available_isas", "cpu_count", "dequantize", "fp8_decode",
     "fp8_encode", "geglu", "gelu", "get_threads", "isa", "layernorm", "matmul", "qmatmul",
-    "quantize", "rmsnorm", "rope", "set_isa", "set_threads", "softmax", "swiglu", "thread_cap",
+    "quantize", "repack_x16", "rmsnorm", "rope", "set_isa", "set_threads", "softmax", "swiglu", "thread_cap",
+    "x16_pays",
 ])

@@ -96,27 +96,66 @@ def dequantize(q, fmt: str, shape) -> np.ndarray:
     return y
 
 
-def qmatmul(a, q, fmt: str, shape) -> np.ndarray:
-    """``a @ w.T`` with ``w`` of ``shape`` = (N, K) held quantized in ``q`` (as :func:`dequantize`).
-
-    ``a`` is (M, K) or (K,) float32; the result is (M, N) float32 or (N,). The weights stay
-    quantized; ``a`` is rounded to 8 bits per block inside (about 0.5% relative error per
-    element), as llama.cpp does.
-    """
+def _matrix(q, fmt: str, shape) -> tuple[int, int, int, np.ndarray]:
+    """(type id, N, K, bytes) of a quantized (N, K) matrix, checked."""
     tid, block, nbytes = _format(fmt)
     dims = _shape(shape)
     if len(dims) != 2:
         raise ValueError(f"shape must be (N, K), got {shape!r}")
     n_out, k = dims
     _check_block(k, block, fmt, "shape")
-    x = as_f32(a, "a", ndim=(1, 2))
-    if x.shape[-1] != k:
-        raise ValueError(f"a must have {k} columns to match shape {dims}, got shape {x.shape}")
     data = _as_bytes(q)
     need = n_out * (k // block) * nbytes
     if data.nbytes != need:
         raise ValueError(f"q holds {data.nbytes} bytes; {fmt} of shape {dims} needs {need}")
+    return tid, n_out, k, data
+
+
+def qmatmul(a, q, fmt: str, shape, *, layout: str = "rows") -> np.ndarray:
+    """``a @ w.T`` with ``w`` of ``shape`` = (N, K) held quantized in ``q`` (as :func:`dequantize`,
+    or as :func:`repack_x16` made it with ``layout="x16"``).
+
+    ``a`` is (M, K) or (K,) float32; the result is (M, N) float32 or (N,). The weights stay
+    quantized; ``a`` is rounded to 8 bits per block inside (about 0.5% relative error per
+    element), as llama.cpp does.
+    """
+    if layout not in ("rows", "x16"):
+        raise ValueError(f"layout must be 'rows' or 'x16', got {layout!r}")
+    tid, n_out, k, data = _matrix(q, fmt, shape)
+    if layout == "x16":
+        _check_x16(tid, fmt, n_out)
+    x = as_f32(a, "a", ndim=(1, 2))
+    if x.shape[-1] != k:
+        raise ValueError(f"a must have {k} columns to match shape {(n_out, k)}, got shape {x.shape}")
     x2 = x.reshape(-1, k)
     c = np.empty((x2.shape[0], n_out), dtype=np.float32)
-    _native.qmatmul(tid, x2, data, c, x2.shape[0], n_out, k)
+    _native.qmatmul(tid, x2, data, c, x2.shape[0], n_out, k, 2 if layout == "x16" else 0)
     return c.reshape(n_out) if x.ndim == 1 else c
+
+
+# ---------------------------------------------------------------- row-interleaved layout
+
+def _check_x16(tid: int, fmt: str, n_out: int) -> None:
+    if not _native.qx16(tid)[0]:
+        raise ValueError(f"the x16 layout holds q4_0, q4_1, q5_0 and q8_0 weights, not {fmt}")
+    if n_out % 16:
+        raise ValueError(f"the x16 layout needs a multiple of 16 rows, got {n_out}")
+
+
+def repack_x16(q, fmt: str, shape, *, inverse: bool = False) -> np.ndarray:
+    """``q`` (as :func:`quantize` returns it) in the row-interleaved "x16" layout, or back with
+    ``inverse=True``: rows in groups of 16, each block's 16 scales side by side and then the
+    values four bytes per row, so one 512-bit vector holds the same four values of 16 rows
+    (docs/kernels.md). Same number of bytes; N must be a multiple of 16."""
+    tid, n_out, k, data = _matrix(q, fmt, shape)
+    _check_x16(tid, fmt, n_out)
+    out = np.empty(data.nbytes, np.uint8)
+    _native.qrepack_x16(tid, data, out, n_out, k, inverse)
+    return out.reshape(n_out, -1) if n_out else out
+
+
+def x16_pays(fmt: str) -> bool:
+    """Whether the active ISA has a fast kernel for the x16 layout of ``fmt`` (the engine then
+    repacks such weights once at load)."""
+    tid, _, _ = _format(fmt)
+    return bool(_native.qx16(tid)[1])

@@ -189,3 +189,51 @@ def test_qmatmul_bits_do_not_depend_on_threads_or_tiling(each_isa, rng, fmt):
     assert np.array_equal(one.view(np.uint32), three.view(np.uint32))
     alone = np.array([[K.qmatmul(a[i], q[j:j + 1], fmt, (1, k))[0] for j in (0, 1, 150, 299, 300)] for i in range(m)])
     assert np.array_equal(alone.view(np.uint32), one[:, [0, 1, 150, 299, 300]].view(np.uint32))
+
+
+# ---------------------------------------------------------------- the x16 layout
+
+X16_FORMATS = ["q8_0", "q4_0", "q4_1", "q5_0"]
+
+
+@pytest.mark.parametrize("fmt", X16_FORMATS)
+@pytest.mark.parametrize("n, m, k_blocks", [(16, 1, 1), (48, 3, 5), (64, 7, 18)])
+def test_x16_qmatmul_matches_numpy_and_the_row_layout(each_isa, rng, fmt, n, m, k_blocks):
+    k = k_blocks * 32
+    q = random_blocks(rng, fmt, n * k_blocks).reshape(n, -1)
+    x = K.repack_x16(q, fmt, (n, k))
+    assert x.nbytes == q.nbytes and np.array_equal(K.repack_x16(x, fmt, (n, k), inverse=True), q)
+    w = K.dequantize(q, fmt, (n, k)).astype(np.float64)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    want = a.astype(np.float64) @ w.T
+    got = K.qmatmul(a, x, fmt, (n, k), layout="x16")
+    scale = np.sqrt(k) * np.sqrt(np.mean(w**2)) * np.sqrt(np.mean(a.astype(np.float64) ** 2))
+    assert np.abs(got - want).max() <= QMM_TOL * scale
+    # the same integer sums as the file's layout: only the float accumulation order differs
+    rows = K.qmatmul(a, q, fmt, (n, k))
+    assert np.abs(got - rows).max() <= 1e-5 * scale
+    for i in range(m):   # a row's result does not depend on the rows beside it in its tile
+        assert same_bits(K.qmatmul(a[i], x, fmt, (n, k), layout="x16"), got[i])
+
+
+def test_x16_real_tensor(each_isa, real_tensors, rng):
+    for fmt in ("q4_1", "q8_0", "q5_0"):
+        name, data, shape, w = real_tensors[fmt][0]
+        x = K.repack_x16(data, fmt, shape)
+        a = rng.standard_normal((4, shape[1])).astype(np.float32)
+        want = a.astype(np.float64) @ w.astype(np.float64).T
+        scale = np.sqrt(shape[1]) * np.sqrt(np.mean(w.astype(np.float64) ** 2))
+        err = np.abs(K.qmatmul(a, x, fmt, shape, layout="x16") - want).max()
+        assert err <= QMM_TOL * scale, f"{fmt} {name} x16 on {each_isa}: max error {err:.3g}"
+
+
+def test_x16_errors(rng):
+    q = K.quantize(rng.standard_normal((16, 256)).astype(np.float32), "q4_k")
+    with pytest.raises(ValueError, match="q4_0, q4_1, q5_0 and q8_0"):
+        K.repack_x16(q, "q4_k", (16, 256))
+    q8 = K.quantize(rng.standard_normal((8, 64)).astype(np.float32), "q8_0")
+    with pytest.raises(ValueError, match="multiple of 16 rows"):
+        K.repack_x16(q8, "q8_0", (8, 64))
+    with pytest.raises(ValueError, match="layout"):
+        K.qmatmul(np.ones(64, np.float32), q8, "q8_0", (8, 64), layout="columns")
+    assert K.x16_pays("q4_k") is False
