@@ -94,6 +94,24 @@ class Encoder:
             x = self._layernorm(x + self._linear(h, p + "output.dense"), p + "output.LayerNorm")
         return x.mean(axis=0)
 
+    def tokenize(self, text: str) -> list[int]:
+        """WordPiece ids of ``text`` with [CLS] and [SEP], truncated to the encoder's limit."""
+        return self.tokenizer.encode(text)
+
+    def memory(self) -> dict:
+        """Bytes held: the float32 weights (with the fused QKV copies); no KV cache."""
+        weights = sum(a.nbytes for a in self.w.values()) + sum(a.nbytes for a in self.qkv + self.qkv_b)
+        return {"weights": weights, "kv": 0, "scratch": 0}
+
+    def close(self) -> None:
+        self.w, self.qkv, self.qkv_b = {}, [], []
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def embed(self, texts: str | list[str]) -> np.ndarray:
         """Unit-length sentence embeddings, (len(texts), n_embd) float32 (or (n_embd,) for one
         string). Texts longer than the encoder's limit are truncated, as sentence-transformers

@@ -16,6 +16,7 @@ import numpy as np
 from livemind import _native
 from livemind import kernels as K
 from livemind.engine.config import ModelConfig
+from livemind.engine.encoder import Encoder
 from livemind.engine.gguf import GGUFFile
 from livemind.engine.sampling import SamplingParams
 from livemind.engine.scheduler import Request, Scheduler, TokenEvent
@@ -152,6 +153,11 @@ class Model:
     def detokenize(self, ids) -> str:
         return self.tokenizer.decode(ids)
 
+    def embed(self, texts) -> np.ndarray:
+        """Decoders have no sentence embeddings: load an encoder folder with :func:`load_model`."""
+        raise TypeError(f"{self.file.path.name} is a {self.config.arch} decoder; embeddings come from an "
+                        "encoder: load_model(livemind.engine.encoder.minilm_dir()).embed(texts)")
+
     def prompt_ids(self, prompt) -> np.ndarray:
         """Token ids for a prompt given as ids, text, or chat messages (rendered with the
         model's chat template)."""
@@ -245,9 +251,17 @@ def _aligned(nbytes: int, alignment: int = 64) -> np.ndarray:
 
 
 def load_model(path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",
-               context: int | None = None, repack: bool = True) -> Model:
+               context: int | None = None, repack: bool = True) -> Model | Encoder:
     """Maps a GGUF model and readies it for inference. ``context`` caps the KV cache (default:
     the model's trained context); ``kv_dtype`` is "f16" (default), "fp8" (half the memory) or
     "f32". ``repack`` lets the engine lay projection weights out for this CPU's fastest kernel
-    once at load (the x16 layout, same size; docs/engine.md); False keeps the file's layout."""
+    once at load (the x16 layout, same size; docs/engine.md); False keeps the file's layout.
+
+    A folder (config.json, tokenizer.json, model.safetensors of a BERT model, such as
+    ``livemind.engine.encoder.minilm_dir()``) loads as a sentence :class:`Encoder` instead, whose
+    ``embed(texts)`` gives unit-length embeddings; ``context`` then caps its tokens per text."""
+    if Path(path).is_dir():
+        if threads is not None:
+            K.set_threads(threads)
+        return Encoder(path, max_length=context)
     return Model(path, threads=threads, kv_dtype=kv_dtype, context=context, repack=repack)

@@ -41,3 +41,21 @@ def test_single_string_and_errors(encoder, tmp_path):
         encoder.embed([1, 2])
     with pytest.raises(ModelLoadError):
         load_encoder(tmp_path)
+
+
+def test_load_model_on_an_encoder_folder_embeds(smollm2_path):
+    """One entry point: load_model on the MiniLM folder gives the encoder, m.embed(texts) works,
+    and a decoder says where embeddings come from."""
+    from livemind.engine.encoder import Encoder, minilm_dir
+    from livemind.engine.model import load_model
+
+    with load_model(minilm_dir()) as m:
+        assert isinstance(m, Encoder)
+        ref = np.asarray(REFERENCE["embeddings"][:2], np.float32)
+        got = m.embed(REFERENCE["sentences"][:2])
+        assert np.min(np.sum(got * ref, axis=1) / np.linalg.norm(ref, axis=1)) >= COS_MIN
+        assert m.tokenize("hello world")[0] == m.tokenizer.encode("")[0]   # [CLS] first
+        assert m.memory()["weights"] > 20_000_000 and m.memory()["kv"] == 0
+    with load_model(smollm2_path, context=64) as dec:
+        with pytest.raises(TypeError, match="encoder"):
+            dec.embed(["hello"])
