@@ -23,9 +23,12 @@ PROMPTS = ["The capital of France is", "def fibonacci(n):\n    ", "Les fleurs du
 # only the float summation order changes, so the mean is taken over every position).
 COS_MIN = 0.993
 COS_MEAN_MIN = 0.999
-# FP8 (E4M3, 3 mantissa bits) KV against f16 KV, per position. The issue asks for 0.99; SmolLM2
-# meets it, Gemma 3 measures 0.98996 at one position of the digits prompt (open on issue 3).
-FP8_COS_MIN = {"llama": 0.99, "gemma3": 0.985}
+# FP8 (E4M3, 3 mantissa bits) KV against f16 KV, per position, the issue's 0.99. Measured on these
+# prompts: SmolLM2 0.9904, Gemma 3 0.9929 at the worst position. Not a wide margin: on longer
+# sequences single positions fall to 0.978, where our own f32 KV against f16 KV (2^-11 apart)
+# already falls to 0.981 — 8-bit activations amplify any perturbation at a few positions
+# (docs/engine.md, "How it is checked").
+FP8_COS_MIN = {"llama": 0.99, "gemma3": 0.99}
 
 
 def cosine(a, b):
