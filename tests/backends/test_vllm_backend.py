@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from serverproc import free_port
 
@@ -71,10 +70,9 @@ def reference(smollm2_hf) -> dict[str, Answer]:
         ids = tok(text, add_special_tokens=special, return_tensors="pt")
         with torch.no_grad():
             out = model.generate(**ids, max_new_tokens=n, do_sample=False, pad_token_id=tok.eos_token_id)
-        new = out[0, ids["input_ids"].shape[1]:].tolist()
-        n_new = len(new) - (new[-1] == tok.eos_token_id)   # vLLM counts the EOS token too; so do we below
+        new = out[0, ids["input_ids"].shape[1]:].tolist()   # with the EOS that ends it, which vLLM counts too
+        assert new and new[0] != tok.eos_token_id
         answers[name] = Answer(tok.decode(new, skip_special_tokens=True), ids["input_ids"].shape[1], len(new))
-        assert n_new > 0
     del model
     return answers
 
@@ -94,8 +92,10 @@ async def collect(backend, request) -> tuple[list[lm.backends.Delta], str]:
     return deltas, "".join(d.text for d in deltas)
 
 
-def engine_processes(backend: VLLMBackend) -> list[psutil.Process]:
-    """The engine core and its worker(s): what holds the model."""
+def engine_processes(backend: VLLMBackend) -> list:
+    """The engine core and its worker(s): what holds the model (psutil.Process objects)."""
+    import psutil   # the vLLM venv has it (a vLLM dependency); the main one need not
+
     core = psutil.Process(backend.engine_pid())
     return [core, *core.children(recursive=True)]
 
@@ -224,6 +224,8 @@ async def test_the_memory_estimate_matches_what_the_engine_processes_hold(engine
 
 async def test_in_a_pool_then_unloaded_its_processes_end_and_memory_returns(engine, reference):
     # last in the module: the pool closes, unloading the module's engine
+    import psutil
+
     pool = lm.ExpertPool([lm.Expert("v", backend=engine, description="on vLLM")], max_loaded=1)
     async with lm.LiveMind(pool) as mind:
         result = await mind.ask(list(QUESTION[1:]), expert="v", max_tokens=24, temperature=0)
@@ -234,9 +236,7 @@ async def test_in_a_pool_then_unloaded_its_processes_end_and_memory_returns(engi
         held = sum(p.memory_full_info().uss for p in procs)
         available = psutil.virtual_memory().available
     assert not engine.loaded and pool.stats().models[engine.key].state != "loaded"
-    for p in procs:
-        assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE is False, p
-    assert all(not psutil.pid_exists(p.pid) for p in procs)
+    assert not any(psutil.pid_exists(p.pid) for p in procs)   # exited and reaped: not even zombies
     # another process's growth could hide part of it: half is the bar
     assert psutil.virtual_memory().available - available > 0.5 * held
 
