@@ -90,8 +90,11 @@ typedef char lmk_assert_x16[sizeof(x16_q8_0) == 16 * 34 && sizeof(x16_q4_0) == 1
  * (Q4_1). */
 typedef struct { int8_t qs[QK]; float d, sd; int32_t off, pad; } act_x16;                 /* 48 B */
 
-/* The x16 tables: AVX-512 VNNI (arch/x86/quant_x16_avx512.c), taken where lmk_qx16_native. */
+/* The x16 tables, taken where lmk_qx16_native: AVX-512 VNNI (arch/x86/quant_x16_avx512.c) and
+ * AArch64 dotprod (arch/arm/quant_x16_neon.c; lmk_cpu_dotprod asks the kernel's HWCAP). */
 lmk_qkernels lmk_qkernels_x16_avx512vnni(lmk_qfmt fmt);
+lmk_qkernels lmk_qkernels_x16_neondot(lmk_qfmt fmt);
+int lmk_cpu_dotprod(void);
 /* The prep hook that builds act_x16 for fmt (shared by every x16 table). */
 lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt);
 

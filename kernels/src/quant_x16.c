@@ -13,6 +13,8 @@ int lmk_qx16_supported(lmk_qfmt fmt) {
 int lmk_qx16_native(lmk_qfmt fmt) {
 #if LMK_X86
     return lmk_qx16_supported(fmt) && lmk_isa_active() == LMK_ISA_AVX512 && lmk_cpu_avx512vnni();
+#elif LMK_ARM
+    return lmk_qx16_supported(fmt) && lmk_isa_active() == LMK_ISA_NEON && lmk_cpu_dotprod();
 #else
     (void)fmt;
     return 0;
@@ -196,6 +198,8 @@ lmk_status lmk_qmatmul_x16(lmk_qfmt fmt, const float *a, const void *x, float *c
     if (!lmk_qx16_supported(fmt) || N % 16) return LMK_ERR_ARG;
 #if LMK_X86
     if (lmk_qx16_native(fmt)) return lmk_qmatmul_with(fmt, a, x, c, M, N, K, lmk_qkernels_x16_avx512vnni(fmt));
+#elif LMK_ARM
+    if (lmk_qx16_native(fmt)) return lmk_qmatmul_with(fmt, a, x, c, M, N, K, lmk_qkernels_x16_neondot(fmt));
 #endif
     return lmk_qmatmul_with(fmt, a, x, c, M, N, K, x16_generic(fmt));
 }
