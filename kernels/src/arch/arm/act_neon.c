@@ -1,39 +1,28 @@
-/* Activation spans, NEON: the vmath silu and gelu, four lanes; the tail through a padded buffer
- * so that every element takes the same vector path. */
+/* Activation spans, NEON: the shared body (arch/act_body.h) over 4 lanes; the tail through a
+ * zero-padded buffer. */
 #include "elementwise.h"
 #include "vmath_neon.h"
 
-void lmk_swiglu_span_neon(const float *gate, const float *up, float *y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(lmk_silu_neon(vld1q_f32(gate + i)), vld1q_f32(up + i)));
-    if (i < n) {
-        float g[4] = {0}, u[4] = {0};
-        memcpy(g, gate + i, (size_t)(n - i) * sizeof *g);
-        memcpy(u, up + i, (size_t)(n - i) * sizeof *u);
-        vst1q_f32(g, vmulq_f32(lmk_silu_neon(vld1q_f32(g)), vld1q_f32(u)));
-        memcpy(y + i, g, (size_t)(n - i) * sizeof *y);
-    }
+static inline float32x4_t load_part(const float *p, int64_t m) {
+    float t[4] = {0};
+    memcpy(t, p, (size_t)m * sizeof *t);
+    return vld1q_f32(t);
 }
 
-void lmk_geglu_span_neon(const float *gate, const float *up, float *y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(lmk_gelu_neon(vld1q_f32(gate + i)), vld1q_f32(up + i)));
-    if (i < n) {
-        float g[4] = {0}, u[4] = {0};
-        memcpy(g, gate + i, (size_t)(n - i) * sizeof *g);
-        memcpy(u, up + i, (size_t)(n - i) * sizeof *u);
-        vst1q_f32(g, vmulq_f32(lmk_gelu_neon(vld1q_f32(g)), vld1q_f32(u)));
-        memcpy(y + i, g, (size_t)(n - i) * sizeof *y);
-    }
+static inline void store_part(float *p, float32x4_t v, int64_t m) {
+    float t[4];
+    vst1q_f32(t, v);
+    memcpy(p, t, (size_t)m * sizeof *t);
 }
 
-void lmk_gelu_span_neon(const float *x, float *y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, lmk_gelu_neon(vld1q_f32(x + i)));
-    if (i < n) {
-        float v[4] = {0};
-        memcpy(v, x + i, (size_t)(n - i) * sizeof *v);
-        vst1q_f32(v, lmk_gelu_neon(vld1q_f32(v)));
-        memcpy(y + i, v, (size_t)(n - i) * sizeof *y);
-    }
-}
+#define VEC float32x4_t
+#define W 4
+#define V_LOAD vld1q_f32
+#define V_STORE vst1q_f32
+#define V_MUL vmulq_f32
+#define V_SILU lmk_silu_neon
+#define V_GELU lmk_gelu_neon
+#define V_LOAD_PART load_part
+#define V_STORE_PART store_part
+#define ACT_NAME(base) base##_neon
+#include "arch/act_body.h"

@@ -1,47 +1,15 @@
-/* Activation spans, AVX2 + FMA: the vmath silu and gelu, two vectors per step, masked tail. */
+/* Activation spans, AVX2 + FMA: the shared body (arch/act_body.h) over 8 lanes, masked tails. */
 #include "elementwise.h"
 #include "vmath_avx2.h"
 
-void lmk_swiglu_span_avx2(const float *gate, const float *up, float *y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 y0 = _mm256_mul_ps(lmk_silu_avx2(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i));
-        __m256 y1 = _mm256_mul_ps(lmk_silu_avx2(_mm256_loadu_ps(gate + i + 8)), _mm256_loadu_ps(up + i + 8));
-        _mm256_storeu_ps(y + i, y0);
-        _mm256_storeu_ps(y + i + 8, y1);
-    }
-    for (; i < n; i += 8) {
-        const __m256i k = lmk_tail_mask_avx2(n - i);
-        _mm256_maskstore_ps(y + i, k, _mm256_mul_ps(lmk_silu_avx2(_mm256_maskload_ps(gate + i, k)),
-                                                    _mm256_maskload_ps(up + i, k)));
-    }
-}
-
-void lmk_geglu_span_avx2(const float *gate, const float *up, float *y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 y0 = _mm256_mul_ps(lmk_gelu_avx2(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i));
-        __m256 y1 = _mm256_mul_ps(lmk_gelu_avx2(_mm256_loadu_ps(gate + i + 8)), _mm256_loadu_ps(up + i + 8));
-        _mm256_storeu_ps(y + i, y0);
-        _mm256_storeu_ps(y + i + 8, y1);
-    }
-    for (; i < n; i += 8) {
-        const __m256i k = lmk_tail_mask_avx2(n - i);
-        _mm256_maskstore_ps(y + i, k, _mm256_mul_ps(lmk_gelu_avx2(_mm256_maskload_ps(gate + i, k)),
-                                                    _mm256_maskload_ps(up + i, k)));
-    }
-}
-
-void lmk_gelu_span_avx2(const float *x, float *y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 y0 = lmk_gelu_avx2(_mm256_loadu_ps(x + i));
-        __m256 y1 = lmk_gelu_avx2(_mm256_loadu_ps(x + i + 8));
-        _mm256_storeu_ps(y + i, y0);
-        _mm256_storeu_ps(y + i + 8, y1);
-    }
-    for (; i < n; i += 8) {
-        const __m256i k = lmk_tail_mask_avx2(n - i);
-        _mm256_maskstore_ps(y + i, k, lmk_gelu_avx2(_mm256_maskload_ps(x + i, k)));
-    }
-}
+#define VEC __m256
+#define W 8
+#define V_LOAD _mm256_loadu_ps
+#define V_STORE _mm256_storeu_ps
+#define V_MUL _mm256_mul_ps
+#define V_SILU lmk_silu_avx2
+#define V_GELU lmk_gelu_avx2
+#define V_LOAD_PART(p, m) _mm256_maskload_ps(p, lmk_tail_mask_avx2(m))
+#define V_STORE_PART(p, v, m) _mm256_maskstore_ps(p, lmk_tail_mask_avx2(m), v)
+#define ACT_NAME(base) base##_avx2
+#include "arch/act_body.h"

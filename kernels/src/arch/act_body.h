@@ -1,0 +1,34 @@
+/* Activation spans written once over the vector width; each ISA's act_<isa>.c maps its vectors
+ * and includes this (as attention_body.h does for attention):
+ *   VEC, W (lanes), V_LOAD, V_STORE, V_MUL, V_SILU, V_GELU
+ *   V_LOAD_PART(p, m) / V_STORE_PART(p, v, m): the first m < W lanes (loads fill the rest with 0)
+ *   ACT_NAME(base): base's name for this ISA
+ * Two vectors per step keep two polynomial evaluations in flight; the tail takes the same
+ * vector path as every other element (so a value's result never depends on where it sits). */
+
+static inline VEC act_apply(const int gelu, VEC g) { return gelu ? V_GELU(g) : V_SILU(g); }
+
+/* y = act(gate) · up (up == NULL: y = act(gate)) */
+static inline __attribute__((always_inline)) void act_span(const int gelu, const float *gate, const float *up,
+                                                           float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        VEC y0 = act_apply(gelu, V_LOAD(gate + i)), y1 = act_apply(gelu, V_LOAD(gate + i + W));
+        if (up) y0 = V_MUL(y0, V_LOAD(up + i)), y1 = V_MUL(y1, V_LOAD(up + i + W));
+        V_STORE(y + i, y0);
+        V_STORE(y + i + W, y1);
+    }
+    for (; i + W <= n; i += W) {
+        VEC v = act_apply(gelu, V_LOAD(gate + i));
+        V_STORE(y + i, up ? V_MUL(v, V_LOAD(up + i)) : v);
+    }
+    if (i < n) {
+        const int64_t m = n - i;
+        VEC v = act_apply(gelu, V_LOAD_PART(gate + i, m));
+        V_STORE_PART(y + i, up ? V_MUL(v, V_LOAD_PART(up + i, m)) : v, m);
+    }
+}
+
+void ACT_NAME(lmk_swiglu_span)(const float *gate, const float *up, float *y, int64_t n) { act_span(0, gate, up, y, n); }
+void ACT_NAME(lmk_geglu_span)(const float *gate, const float *up, float *y, int64_t n) { act_span(1, gate, up, y, n); }
+void ACT_NAME(lmk_gelu_span)(const float *x, float *y, int64_t n) { act_span(1, x, NULL, y, n); }
