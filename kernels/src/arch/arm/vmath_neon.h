@@ -2,6 +2,8 @@
 #ifndef LMK_VMATH_NEON_H
 #define LMK_VMATH_NEON_H
 #include <arm_neon.h>
+#include <stdint.h>
+#include <string.h>
 
 static inline float32x4_t lmk_exp_neon(float32x4_t x) {
     const float32x4_t hi = vdupq_n_f32(88.3762626647949f), lo = vdupq_n_f32(-87.3365478515625f);
@@ -35,5 +37,18 @@ static inline float32x4_t lmk_gelu_neon(float32x4_t x) {
 
 static inline float lmk_hsum_neon(float32x4_t v) { return vaddvq_f32(v); }
 static inline float lmk_hmax_neon(float32x4_t v) { return vmaxvq_f32(v); }
+
+/* The first m (< 4) floats at p, the rest 0; and back: partial vectors for row tails. */
+static inline float32x4_t lmk_load_part_neon(const float *p, int64_t m) {
+    float t[4] = {0};
+    memcpy(t, p, (size_t)m * sizeof *t);
+    return vld1q_f32(t);
+}
+
+static inline void lmk_store_part_neon(float *p, float32x4_t v, int64_t m) {
+    float t[4];
+    vst1q_f32(t, v);
+    memcpy(p, t, (size_t)m * sizeof *t);
+}
 
 #endif
