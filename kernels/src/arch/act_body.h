@@ -1,8 +1,6 @@
-/* Activation spans written once over the vector width; each ISA's act_<isa>.c maps its vectors
- * and includes this (as attention_body.h does for attention):
- *   VEC, W (lanes), V_LOAD, V_STORE, V_MUL, V_SILU, V_GELU
- *   V_LOAD_PART(p, m) / V_STORE_PART(p, v, m): the first m < W lanes (loads fill the rest with 0)
- *   ACT_NAME(base): base's name for this ISA
+/* Activation spans written once over the vector width, in the vocabulary of the vec headers
+ * (arch/x86/vec_avx2.h, vec_avx512.h, arch/arm/vec_neon.h): each ISA's act_<isa>.c includes its
+ * vec header, names its functions with ACT_NAME(base) and includes this.
  * Two vectors per step keep two polynomial evaluations in flight; the tail takes the same
  * vector path as every other element (so a value's result never depends on where it sits). */
 

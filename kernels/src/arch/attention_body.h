@@ -1,12 +1,8 @@
 /* The attention tile kernels (see attention.h), written once over the vector width. An ISA's
- * file defines the mapping below and includes this body; the three kernels it defines go into
- * that ISA's lmk_attn_kernels table.
+ * file includes its vec header (arch/x86/vec_avx2.h, vec_avx512.h, arch/arm/vec_neon.h: VEC, W,
+ * V_LOAD, V_FMA, ...), defines the three below and includes this body; the three kernels it
+ * defines go into that ISA's lmk_attn_kernels table.
  *
- *   VEC, W                   vector type and its float lanes
- *   V_ZERO() V_LOAD(p) V_STORE(p, x) V_SET1(f)
- *   V_FMA(a, b, acc)         acc + a * b
- *   V_MUL V_ADD V_SUB V_MAX  lane-wise
- *   V_EXP(x) V_HSUM(x) V_HMAX(x)
  *   HSUM4(a, b, c, d)        the four vectors' sums as four adjacent floats, stored by STORE4(p, h)
  *   SR, PV                   register blocking of the scores and pv loops, sized to the ISA's registers
  *

@@ -1,9 +1,6 @@
-/* RMSNorm and LayerNorm rows written once over the vector width; each ISA's norm_<isa>.c maps its
- * vectors and includes this (as attention_body.h and act_body.h):
- *   VEC, W (lanes), V_ZERO(), V_SET1, V_LOAD, V_STORE, V_ADD, V_SUB, V_MUL, V_FMA (a·b + c), V_HSUM
- *   V_LOAD_PART(p, m) / V_STORE_PART(p, v, m): the first m < W lanes (loads fill the rest with 0)
- *   V_KEEP_PART(v, m): v with the lanes from m on set to 0
- *   NORM_NAME(base): base's name for this ISA
+/* RMSNorm and LayerNorm rows written once over the vector width, in the vocabulary of the vec
+ * headers (arch/x86/vec_avx2.h, vec_avx512.h, arch/arm/vec_neon.h): each ISA's norm_<isa>.c
+ * includes its vec header, names its functions with NORM_NAME(base) and includes this.
  * Sums run in four (or two) accumulators so several FMAs are in flight; a tail is one partial
  * vector, so every element takes the same vector operations. */
 

@@ -38,17 +38,4 @@ static inline float32x4_t lmk_gelu_neon(float32x4_t x) {
 static inline float lmk_hsum_neon(float32x4_t v) { return vaddvq_f32(v); }
 static inline float lmk_hmax_neon(float32x4_t v) { return vmaxvq_f32(v); }
 
-/* The first m (< 4) floats at p, the rest 0; and back: partial vectors for row tails. */
-static inline float32x4_t lmk_load_part_neon(const float *p, int64_t m) {
-    float t[4] = {0};
-    memcpy(t, p, (size_t)m * sizeof *t);
-    return vld1q_f32(t);
-}
-
-static inline void lmk_store_part_neon(float *p, float32x4_t v, int64_t m) {
-    float t[4];
-    vst1q_f32(t, v);
-    memcpy(p, t, (size_t)m * sizeof *t);
-}
-
 #endif

@@ -3,9 +3,8 @@
 
 #include <immintrin.h>
 
-#include "vmath_avx2.h"
+#include "vec_avx2.h"
 
-#define W 8
 #define SR 2   /* query rows per scores block: 8 accumulators of 16 registers */
 #define PV 2   /* vectors of D per pv block: 4 rows x 2 = 8 accumulators */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -17,20 +16,7 @@ ALWAYS_INLINE __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-/* The shared body, over this ISA's vectors. */
-#define VEC __m256
-#define V_ZERO() _mm256_setzero_ps()
-#define V_LOAD _mm256_loadu_ps
-#define V_STORE _mm256_storeu_ps
-#define V_SET1 _mm256_set1_ps
-#define V_FMA _mm256_fmadd_ps
-#define V_MUL _mm256_mul_ps
-#define V_ADD _mm256_add_ps
-#define V_SUB _mm256_sub_ps
-#define V_MAX _mm256_max_ps
-#define V_EXP lmk_exp_avx2
-#define V_HSUM lmk_hsum_avx2
-#define V_HMAX lmk_hmax_avx2
+/* The shared body, over this ISA's vectors (vec_avx2.h) and the two helpers above. */
 #define HSUM4 hsum4
 #define STORE4 _mm_storeu_ps
 #include "arch/attention_body.h"

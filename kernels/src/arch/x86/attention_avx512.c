@@ -3,9 +3,8 @@
 
 #include <immintrin.h>
 
-#include "vmath_avx512.h"
+#include "vec_avx512.h"
 
-#define W 16
 #define SR 4   /* query rows per scores block: 16 accumulators of 32 registers */
 #define PV 4   /* vectors of D per pv block: 4 rows x 4 = 16 accumulators */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -21,20 +20,7 @@ ALWAYS_INLINE __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-/* The shared body, over this ISA's vectors. */
-#define VEC __m512
-#define V_ZERO() _mm512_setzero_ps()
-#define V_LOAD _mm512_loadu_ps
-#define V_STORE _mm512_storeu_ps
-#define V_SET1 _mm512_set1_ps
-#define V_FMA _mm512_fmadd_ps
-#define V_MUL _mm512_mul_ps
-#define V_ADD _mm512_add_ps
-#define V_SUB _mm512_sub_ps
-#define V_MAX _mm512_max_ps
-#define V_EXP lmk_exp_avx512
-#define V_HSUM lmk_hsum_avx512
-#define V_HMAX lmk_hmax_avx512
+/* The shared body, over this ISA's vectors (vec_avx512.h) and the two helpers above. */
 #define HSUM4 hsum4
 #define STORE4 _mm_storeu_ps
 #include "arch/attention_body.h"
