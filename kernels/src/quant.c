@@ -573,14 +573,7 @@ float lmk_qdot_generic(lmk_qfmt fmt, const void *w, const void *a, int64_t nb) {
 
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
-    switch ((int)fmt) {
-    case LMK_Q8_0: k.tile = tile_q8_0; break;
-    case LMK_Q4_0: k.tile = tile_q4_0; break;
-    case LMK_Q4_1: k.tile = tile_q4_1; break;
-    case LMK_Q5_0: k.tile = tile_q5_0; break;
-    case LMK_Q4_K: k.tile = tile_q4_k; break;
-    case LMK_Q6_K: k.tile = tile_q6_k; break;
-    }
+    k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
     return k;
 }
 

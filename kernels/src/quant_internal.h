@@ -98,6 +98,21 @@ int lmk_cpu_dotprod(void);
 /* The prep hook that builds act_x16 for fmt (shared by every x16 table). */
 lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt);
 
+/* An ISA's tile for fmt, from its tiles by format (NULL: the ISA has none for it), so that every
+ * kernel table is one call. */
+static inline lmk_qtile_fn lmk_qtile_pick(lmk_qfmt fmt, lmk_qtile_fn q8_0, lmk_qtile_fn q4_0, lmk_qtile_fn q4_1,
+                                          lmk_qtile_fn q5_0, lmk_qtile_fn q4_k, lmk_qtile_fn q6_k) {
+    switch ((int)fmt) {
+    case LMK_Q8_0: return q8_0;
+    case LMK_Q4_0: return q4_0;
+    case LMK_Q4_1: return q4_1;
+    case LMK_Q5_0: return q5_0;
+    case LMK_Q4_K: return q4_k;
+    case LMK_Q6_K: return q6_k;
+    }
+    return NULL;
+}
+
 /* The scalar ISA's kernels (quant.c), the reference every SIMD tile is tested against. */
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt);
 

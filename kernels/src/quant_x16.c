@@ -180,12 +180,7 @@ X16_GENERIC(tile_q5_0, LMK_Q5_0)
 
 static lmk_qkernels x16_generic(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
-    switch ((int)fmt) {
-    case LMK_Q8_0: k.tile = tile_q8_0; break;
-    case LMK_Q4_0: k.tile = tile_q4_0; break;
-    case LMK_Q4_1: k.tile = tile_q4_1; break;
-    case LMK_Q5_0: k.tile = tile_q5_0; break;
-    }
+    k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, NULL, NULL);
     return k;
 }
 

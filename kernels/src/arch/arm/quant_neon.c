@@ -296,13 +296,6 @@ LMK_QTILE_DISPATCH(tile_q6_k, q6k_kern, 0, 4)
 
 lmk_qkernels lmk_qkernels_neon(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
-    switch ((int)fmt) {
-    case LMK_Q8_0: k.tile = tile_q8_0; break;
-    case LMK_Q4_0: k.tile = tile_q4_0; break;
-    case LMK_Q4_1: k.tile = tile_q4_1; break;
-    case LMK_Q5_0: k.tile = tile_q5_0; break;
-    case LMK_Q4_K: k.tile = tile_q4_k; break;
-    case LMK_Q6_K: k.tile = tile_q6_k; break;
-    }
+    k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
     return k;
 }
