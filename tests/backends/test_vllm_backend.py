@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverproc import free_port
+from serverproc import ChildServer, free_port
 
 import livemind as lm
 from livemind.backends import GenerationRequest, OpenAIBackend, VLLMBackend
@@ -244,49 +244,25 @@ async def test_in_a_pool_then_unloaded_its_processes_end_and_memory_returns(engi
 # ---------------------------------------------------------------------- OpenAIBackend, vLLM's server
 
 
-class VLLMServer:
+class VLLMServer(ChildServer):
     """``python -m vllm.entrypoints.openai.api_server`` on a free port of 127.0.0.1."""
 
     model = "smollm2"
+    grace = 30.0
 
     def __init__(self, folder: Path, log: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("w")
-        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
-             "--served-model-name", self.model, "--host", "127.0.0.1", "--port", str(self.port), "--enforce-eager",
-             "--dtype", "float32", "--max-model-len", str(CONTEXT), "--disable-uvicorn-access-log"],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        self.log = log
-        deadline = time.monotonic() + 240
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"vLLM's server exited with {self.proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"vLLM's server did not start in 240 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        self._start([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
+                     "--served-model-name", self.model, "--host", "127.0.0.1", "--port", str(self.port),
+                     "--enforce-eager", "--dtype", "float32", "--max-model-len", str(CONTEXT),
+                     "--disable-uvicorn-access-log"],
+                    log, dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1"), 240, "vLLM's server")
 
     def running(self) -> float:
         """Requests the engine is running now (its Prometheus gauge)."""
         text = httpx.get(self.url + "/metrics", timeout=10).text
         return sum(float(m) for m in re.findall(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", text, re.M))
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 @pytest.fixture(scope="module")

@@ -33,24 +33,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """A ``python -m livemind serve`` child process; ``url`` is its base URL."""
+class ChildServer:
+    """A server child process on 127.0.0.1, its output in a log file; ``url`` is its base URL."""
 
-    def __init__(self, tmp: Path, config: str, *args: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        path = tmp / "livemind.toml"
-        path.write_text(config)
-        self.log = tmp / "server.log"
-        self._log_file = self.log.open("w")
-        env = {k: v for k, v in os.environ.items() if k != "LIVEMIND_API_KEY"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "livemind", "serve", "--config", str(path),
-                                      "--port", str(self.port), "--log-level", "warning", *args],
-                                     stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
+    grace = 10.0   # seconds between terminate and kill
+
+    def _start(self, cmd: list[str], log: Path, env: dict, timeout: float, what: str) -> None:
+        """Starts ``cmd`` and returns once its /health answers (fails the test if it never does)."""
+        self.log = log
+        self._log_file = log.open("w")
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log.read_text()}")
+                pytest.fail(f"{what} exited with {self.proc.returncode}:\n{log.read_text()[-3000:]}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return
@@ -58,23 +54,36 @@ class Server:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                pytest.fail(f"the server did not start in 60 s:\n{self.log.read_text()}")
+                pytest.fail(f"{what} did not start in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(self.grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log_file.close()
+
+
+class Server(ChildServer):
+    """A ``python -m livemind serve`` child process."""
+
+    def __init__(self, tmp: Path, config: str, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        path = tmp / "livemind.toml"
+        path.write_text(config)
+        env = {k: v for k, v in os.environ.items() if k != "LIVEMIND_API_KEY"}
+        self._start([sys.executable, "-m", "livemind", "serve", "--config", str(path), "--port", str(self.port),
+                     "--log-level", "warning", *args], tmp / "server.log", env, 60, "the server")
 
     def stats(self, key: str | None = API_KEY) -> dict:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         r = httpx.get(self.url + "/stats", headers=headers, timeout=10)
         r.raise_for_status()
         return r.json()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log_file.close()
 
 
 def wait_idle(server: Server, timeout: float = 10.0) -> dict:
