@@ -18,6 +18,7 @@ from livemind.errors import (
     LiveMindError,
     MemoryBudgetExceeded,
     ModelLoadError,
+    Overloaded,
     UnknownExpert,
 )
 from livemind.events import (
@@ -49,7 +50,7 @@ __all__ = sorted([
     "Auto", "BackendError", "Cancelled", "ContextLengthError", "Done", "Expert", "ExpertAnswer",
     "ExpertDone", "ExpertFailed", "ExpertPool", "FunctionRouter", "GovernorSnapshot", "LiveMind",
     "LiveMindError", "MemoryBudgetExceeded", "MemoryGovernor", "ModelLoadError", "ModelLoaded",
-    "ModelLoading", "ModelUnloaded", "OpenAIBackend", "Parallel", "PoolStats", "Result", "RouteChosen",
+    "ModelLoading", "ModelUnloaded", "OpenAIBackend", "Overloaded", "Parallel", "PoolStats", "Result", "RouteChosen",
     "RouteDecision", "Router", "SynthesisStarted", "Token", "Turns", "UnknownExpert", "Usage",
     "VLLMBackend", "__version__", "default_team",
 ])

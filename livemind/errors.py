@@ -8,6 +8,7 @@ carries what a caller needs to act on it:
     │                           .budget, .retryable: False when the model can never fit)
     ├── ContextLengthError      a prompt does not fit the model's context (.n_tokens, .n_ctx)
     ├── BackendError            a backend failed while serving (.backend, .reason)
+    ├── Overloaded              a queue is full; retry later (.what, .limit, .retry_after)
     └── Cancelled               the request was cancelled before it finished
 
 Kernel calls given a wrong shape or dtype raise ``ValueError`` naming the argument, as numpy does:
@@ -77,6 +78,18 @@ class BackendError(LiveMindError):
     def __init__(self, backend: str, reason: str, *, retry_after: float | None = None):
         self.backend, self.reason, self.retry_after = backend, reason, retry_after
         super().__init__(f"backend {backend}: {reason}")
+
+
+class Overloaded(LiveMindError):
+    """A bounded queue is full: ``what`` says which (a model's waiting requests, the pool's
+    waiters at the model cap, the server's concurrent requests), ``limit`` its size. Nothing was
+    started; the same request may succeed after ``retry_after`` seconds."""
+
+    retryable = True
+
+    def __init__(self, what: str, limit: int, *, retry_after: float = 1.0):
+        self.what, self.limit, self.retry_after = what, limit, retry_after
+        super().__init__(f"{what} is full (limit {limit}); retry in {retry_after:g} s")
 
 
 class Cancelled(LiveMindError):

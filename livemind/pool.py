@@ -109,7 +109,7 @@ class ExpertPool:
         self._slots: dict[str, _Slot] = {}          # by backend key
         self._slot_of: dict[str, _Slot] = {}        # by expert name
         self._counters = {"loads": 0, "load_failures": 0, "hits": 0, "misses": 0, "refusals": 0}
-        self._unloads = {"idle": 0, "evicted": 0, "memory": 0, "closed": 0}
+        self._unloads = {"idle": 0, "evicted": 0, "memory": 0, "closed": 0, "unhealthy": 0}
         self._opened = 0
         self._closing = False
         self._tasks: set[asyncio.Task] = set()      # unloads in progress
@@ -139,6 +139,10 @@ class ExpertPool:
     def backend_key(self, name: str) -> str:
         """The key of the model ``name`` runs on: experts with the same key share one model."""
         return self._slot(name).key
+
+    def unhealthy(self) -> list[str]:
+        """Keys of loaded models whose engine died; each reloads on its next request."""
+        return [s.key for s in self._slots.values() if s.state == "loaded" and not s.backend.healthy]
 
     def resident(self) -> list[str]:
         """Keys of the models loaded now, least recently used first."""
@@ -317,6 +321,15 @@ class ExpertPool:
         joined = None                            # the load this request is waiting for
         while True:
             self._check_open()
+            if slot.state == "loaded" and not slot.backend.healthy:
+                if not slot.in_flight:           # its engine died: unload, then load afresh below
+                    log.warning("%s is unhealthy (its engine died): reloading it", slot.key)
+                    slot.state = "unloading"
+                    self._changed.notify()
+                    await asyncio.shield(self._spawn_unloads([(slot, "unhealthy")]))
+                    continue
+                await self._changed.wait()       # its requests are ending with errors; then reload
+                continue
             if slot.state == "loaded":
                 slot.in_flight += 1
                 slot.touch()
@@ -497,7 +510,8 @@ class ExpertPool:
                 key=s.key, state=s.state, experts=list(s.experts), pinned=s.pinned, idle_ttl=s.ttl,
                 estimate_bytes=self._charge(s) if s.raw is not None else None, measured_bytes=s.measured,
                 load_seconds=s.load_seconds, last_used=used, in_flight=s.in_flight,
-                idle_seconds=now - s.last_used if s.used_at is not None else None)
+                idle_seconds=now - s.last_used if s.used_at is not None else None,
+                healthy=s.state != "loaded" or s.backend.healthy)
         return PoolStats(max_loaded=self.max_loaded, loaded=sum(s.state == "loaded" for s in self._slots.values()),
                          threads=self.threads, models=models,
                          counters=PoolCounters(**self._counters, unloads=UnloadCounts(**self._unloads)),

@@ -17,7 +17,8 @@ class ModelStats(BaseModel):
     """One model in the pool. ``estimate_bytes`` is what the governor counts for it (the
     backend's estimate, raised by measurement; None until known), ``measured_bytes`` the growth
     measured at its last load (None when not loaded or not measurable). ``idle_seconds`` is the
-    time since its last use ended or began."""
+    time since its last use ended or began. ``healthy`` is False for a loaded model whose
+    engine died (it reloads on its next request)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -32,17 +33,20 @@ class ModelStats(BaseModel):
     last_used: datetime | None
     idle_seconds: float | None
     in_flight: int
+    healthy: bool = True
 
 
 class UnloadCounts(BaseModel):
     """Unloads by reason: ``idle`` (TTL), ``evicted`` (room for another model at the cap),
-    ``memory`` (the governor: budget or memory pressure), ``closed`` (the pool closed)."""
+    ``memory`` (the governor: budget or memory pressure), ``closed`` (the pool closed),
+    ``unhealthy`` (its engine died; it reloads on the next request)."""
 
     model_config = ConfigDict(frozen=True)
 
     idle: int = 0
     evicted: int = 0
     memory: int = 0
+    unhealthy: int = 0
     closed: int = 0
 
 

@@ -20,6 +20,7 @@ class FakeBackend:
         self.nbytes, self.load_seconds, self.token_seconds = nbytes, load_seconds, token_seconds
         self.reply, self.fail, self.context = reply, fail, context
         self.loads = self.unloads = 0
+        self.healthy = True                    # a test sets False: the engine "died"
         self.requests: list[GenerationRequest] = []
         self._loaded = False
         self._in_flight = 0
@@ -33,6 +34,7 @@ class FakeBackend:
 
     async def load(self) -> None:
         self.loads += 1
+        self.healthy = True
         await asyncio.sleep(self.load_seconds)
         if self.fail == "load":
             raise RuntimeError(f"{self.key}: load failed (fake)")

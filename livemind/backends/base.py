@@ -10,6 +10,8 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from livemind.engine.sampling import SamplingParams
+
 
 class GenerationRequest(BaseModel):
     """What to generate. Either chat ``messages`` or a raw ``prompt``."""
@@ -39,6 +41,10 @@ class GenerationRequest(BaseModel):
     def model_post_init(self, __context) -> None:
         if (self.messages is None) == (self.prompt is None):
             raise ValueError("give exactly one of messages or prompt")
+        # the engine sampler's own rules (finite, temperature 0 or >= MIN_TEMPERATURE, seed range),
+        # so that every backend refuses the same requests
+        SamplingParams(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p,
+                       repetition_penalty=self.repetition_penalty, seed=self.seed, stop=self.stop)
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,17 @@ class Backend(Protocol):
     """A model that can be loaded, streamed from and unloaded.
 
     ``key`` identifies what is loaded: experts whose backends share a key share one loaded model.
+    ``healthy`` is False when a loaded backend can serve nothing more until it is unloaded and
+    loaded again (its engine died); the pool then reloads it on the next request.
     """
 
     key: str
 
     @property
     def loaded(self) -> bool: ...
+
+    @property
+    def healthy(self) -> bool: ...
 
     async def load(self) -> None: ...
 

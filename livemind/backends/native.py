@@ -45,6 +45,11 @@ class NativeBackend:
     def loaded(self) -> bool:
         return self._model is not None
 
+    @property
+    def healthy(self) -> bool:
+        """False once the model's engine thread has died (see :class:`livemind.engine.scheduler.Scheduler`)."""
+        return self._model is None or self._model.healthy
+
     async def load(self) -> None:
         if self._model is None:
             from livemind.engine.model import Model

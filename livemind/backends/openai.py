@@ -66,6 +66,11 @@ class OpenAIBackend:
     def loaded(self) -> bool:
         return self._client is not None
 
+    @property
+    def healthy(self) -> bool:
+        """Always: a failed request to the server is that request's error, and the next one retries."""
+        return True
+
     def _new_client(self):
         import openai
 

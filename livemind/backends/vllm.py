@@ -147,6 +147,11 @@ class VLLMBackend:
     def loaded(self) -> bool:
         return self._engine is not None
 
+    @property
+    def healthy(self) -> bool:
+        """False once vLLM's engine core has died (``AsyncLLM.errored``)."""
+        return self._engine is None or not getattr(self._engine, "errored", False)
+
     def engine_pid(self) -> int | None:
         """The engine-core child process's id while loaded (for monitoring and tests)."""
         procs = _engine_processes(self._engine)

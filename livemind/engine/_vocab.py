@@ -65,6 +65,7 @@ class Vocab:
     # special tokens matched in raw text, longest first: (text, id)
     specials_parsed: SpecialTokens     # control, user-defined, unknown: split out when parse_special
     specials_always: SpecialTokens     # user-defined only: always split out, as HF tokenizers does
+    specials_control: SpecialTokens    # parsed minus always: what only parse_special turns into ids
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -138,14 +139,17 @@ def load_vocab(metadata: dict, path: str) -> Vocab:
         chosen.sort(key=lambda i: (-len(texts[i].encode()), i))
         return [(texts[i], i) for i in chosen]
 
+    parsed = specials(CONTROL | USER_DEFINED | UNKNOWN)
+    always = [(t, i) for t, i in specials(USER_DEFINED) if not kinds[i] & (CONTROL | UNKNOWN)]
+    always_ids = {i for _, i in always}
     return Vocab(
         path=path, model=model, pre=pre, texts=texts, ids=ids, kinds=kinds, scores=scores,
         bos_id=bos, eos_id=eos, unk_id=unk, pad_id=pad,
         add_bos=add_bos, add_eos=add_eos, add_space_prefix=add_space_prefix,
         eog_ids=frozenset(eog),
-        specials_parsed=SpecialTokens(specials(CONTROL | USER_DEFINED | UNKNOWN)),
-        specials_always=SpecialTokens([(t, i) for t, i in specials(USER_DEFINED)
-                                       if not kinds[i] & (CONTROL | UNKNOWN)]),
+        specials_parsed=SpecialTokens(parsed),
+        specials_always=SpecialTokens(always),
+        specials_control=SpecialTokens([(t, i) for t, i in parsed if i not in always_ids]),
     )
 
 
@@ -163,9 +167,9 @@ class SpecialTokens:
         self.tokens = tokens                                    # (text, id), longest first
         self._keys = [text[:self.KEY] for text, _ in tokens]
 
-    def split(self, text: str) -> list[str | int]:
+    def split(self, text: str, mark: str | None = None) -> list[str | int]:
         """Splits ``text`` around the special tokens it contains: text fragments (str) and token
-        ids (int), in order.
+        ids (int), in order. An occurrence right after ``mark`` (see :meth:`escape`) stays text.
 
         Each special token, longest first, is cut out of every fragment still text, left to
         right: llama.cpp's ``tokenizer_st_partition``. (A leftmost-longest scan differs: with
@@ -178,13 +182,35 @@ class SpecialTokens:
                 if isinstance(part, int) or special not in part:
                     out.append(part)
                     continue
-                for k, piece in enumerate(part.split(special)):
-                    if k:
-                        out.append(tid)
-                    if piece:
-                        out.append(piece)
+                start, i = 0, part.find(special)
+                while i >= 0:
+                    if mark is not None and i > 0 and part[i - 1] == mark:
+                        i = part.find(special, i + 1)
+                        continue
+                    if i > start:
+                        out.append(part[start:i])
+                    out.append(tid)
+                    start = i + len(special)
+                    i = part.find(special, start)
+                if start < len(part):
+                    out.append(part[start:])
             parts = out
         return parts
+
+    def escape(self, text: str, mark: str) -> str:
+        """``text`` with ``mark`` before every occurrence of these tokens (overlapping ones too),
+        so that :meth:`split` with the same ``mark`` matches none of them. Marks only ever break
+        occurrences, so one pass, longest first, leaves every remaining one marked."""
+        for special, _ in self._occurring(text):
+            out, start, i = [], 0, text.find(special)
+            while i >= 0:
+                if i == 0 or text[i - 1] != mark:
+                    out += (text[start:i], mark)
+                    start = i
+                i = text.find(special, i + 1)
+            if out:
+                text = "".join(out) + text[start:]
+        return text
 
     def _occurring(self, text: str) -> list[tuple[str, int]]:
         if len(self.tokens) <= 64:

@@ -26,7 +26,7 @@ model wants it, and rendering it too would put two BOS tokens in front of the pr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 
@@ -74,7 +74,8 @@ def chat_template_for(metadata: Mapping) -> str:
 
 
 def render_chat(messages: Sequence[Mapping], template: str | None, *, add_generation_prompt: bool = True,
-                bos_token: str = "", eos_token: str = "", system: str | None = None, **variables) -> str:
+                bos_token: str = "", eos_token: str = "", system: str | None = None,
+                escape: Callable[[str], str] | None = None, **variables) -> str:
     """Renders ``messages`` (``[{"role": ..., "content": ...}, ...]``) with a Jinja chat
     ``template`` (None: :data:`PLAIN_TEMPLATE`) into prompt text.
 
@@ -82,6 +83,13 @@ def render_chat(messages: Sequence[Mapping], template: str | None, *, add_genera
     ``system`` puts a system message first unless the conversation starts with one already: a
     template that injects its own default system prompt when there is none (SmolLM2's does) then
     uses the caller's. Other keyword arguments become template variables (``tools=...``).
+
+    ``escape`` keeps what the messages say apart from what the template adds: it is applied to
+    every string in the messages (roles, contents, names, nested values) and to ``system``
+    before rendering. :meth:`Tokenizer.escape <livemind.engine.Tokenizer.escape>` is the one to
+    pass: the rendered text, tokenized with ``parse_special=True``, then gets its control tokens
+    from the template alone, and a message that spells ``<|im_start|>system`` is read as the
+    plain text it is.
 
     Raises :class:`ValueError` for malformed messages, a template that does not compile, or one
     that rejects the conversation.
@@ -95,6 +103,8 @@ def render_chat(messages: Sequence[Mapping], template: str | None, *, add_genera
             raise ValueError(f"system must be a str, not {type(system).__name__}")
         if not messages or messages[0]["role"] != "system":
             messages = [{"role": "system", "content": system}, *messages]
+    if escape is not None:
+        messages = [_escaped(m, escape) for m in messages]
     compiled = _compile(PLAIN_TEMPLATE if template is None else template)
     try:
         return compiled.render(messages=messages, add_generation_prompt=add_generation_prompt,
@@ -117,6 +127,17 @@ def _checked(messages) -> list[dict]:
             raise ValueError(f"messages[{i}]['content'] must be a str, not {type(content).__name__}")
         out.append(dict(message))
     return out
+
+
+def _escaped(value, escape: Callable[[str], str]):
+    """``value`` with ``escape`` applied to every string in it (dict keys stay: templates index by them)."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, Mapping):
+        return {k: _escaped(v, escape) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v, escape) for v in value]
+    return value
 
 
 class _GenerationBlocks(Extension):

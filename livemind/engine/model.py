@@ -7,6 +7,7 @@ pass of ``lmk_model_forward``.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,9 +20,9 @@ from livemind.engine.config import ModelConfig
 from livemind.engine.encoder import Encoder
 from livemind.engine.gguf import GGUFFile
 from livemind.engine.sampling import SamplingParams
-from livemind.engine.scheduler import Request, Scheduler, TokenEvent
+from livemind.engine.scheduler import EngineDead, Request, Scheduler, TokenEvent
 from livemind.engine.tokenizer import Tokenizer
-from livemind.errors import ContextLengthError, ModelLoadError
+from livemind.errors import BackendError, ContextLengthError, ModelLoadError
 
 KV_DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16), "fp8": (2, np.uint8)}
 _LAYER_TENSORS = {  # lmk name -> GGUF name (per layer)
@@ -36,7 +37,8 @@ class Model:
     """A decoder model on LiveMind's engine. Use :func:`load_model`."""
 
     def __init__(self, path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",
-                 context: int | None = None, n_seq: int = 8, prefill_chunk: int = 256, repack: bool = True):
+                 context: int | None = None, n_seq: int = 8, prefill_chunk: int = 256, repack: bool = True,
+                 max_waiting: int = 64):
         if kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.file = GGUFFile(path)
@@ -46,6 +48,7 @@ class Model:
             self.kv_dtype = kv_dtype
             self.n_seq = n_seq                  # concurrent generations (KV slots)
             self.prefill_chunk = prefill_chunk  # most tokens in one step
+            self.max_waiting = max_waiting      # generations queued for a slot beyond n_seq; more: Overloaded
             self.tokenizer = Tokenizer.from_gguf(self.file)
             if threads is not None:
                 K.set_threads(threads)
@@ -165,10 +168,12 @@ class Model:
             ids = self.tokenize(prompt)
         elif isinstance(prompt, (list, tuple)) and prompt and all(isinstance(m, dict) for m in prompt):
             from livemind.engine.chat import render_chat
+            tok = self.tokenizer
+            # the messages are data: escaped, so that only the template's text becomes control tokens
             text = render_chat(prompt, self.file.metadata.get("tokenizer.chat_template"),
-                               bos_token=self.tokenizer.token_text(self.tokenizer.bos_id) if self.tokenizer.bos_id is not None else "",
-                               eos_token=self.tokenizer.token_text(self.tokenizer.eos_id) if self.tokenizer.eos_id is not None else "",
-                               arch=self.config.arch)
+                               bos_token=tok.token_text(tok.bos_id) if tok.bos_id is not None else "",
+                               eos_token=tok.token_text(tok.eos_id) if tok.eos_id is not None else "",
+                               arch=self.config.arch, escape=tok.escape)
             ids = self.tokenize(text, add_special=False, parse_special=True)
         else:
             ids = list(prompt)
@@ -187,37 +192,53 @@ class Model:
         """Streams a completion of ``prompt`` (token ids, text, or chat messages). Concurrent
         calls share forward steps (continuous batching). Breaking out of the loop or cancelling
         the task frees the sequence's slot at the next step. Raises ContextLengthError before
-        any work if the prompt does not fit the context.
+        any work if the prompt does not fit the context, and BackendError if the engine fails
+        this generation (the others on the model go on).
 
         >>> async for ev in m.generate("Once upon a time", max_tokens=8, temperature=0):  # doctest: +SKIP
         ...     print(ev.text, end="")
         """
-        import asyncio
-
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
             raise ValueError(f"max_tokens must be a positive integer, got {max_tokens!r}")
         params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
                                 repetition_penalty=repetition_penalty, seed=seed,
                                 stop=(stop,) if isinstance(stop, str) else tuple(stop or ()))
-        ids = self.prompt_ids(prompt)
+        ids = await asyncio.to_thread(self.prompt_ids, prompt)    # rendering and tokenizing: off the loop
         if len(ids) >= self.n_ctx:
             raise ContextLengthError(len(ids), self.n_ctx)
         if self._native is None:
             raise RuntimeError("the model is closed")
         if self._scheduler is None:
-            self._scheduler = Scheduler(self, n_slots=self.n_seq, step_tokens=self.prefill_chunk)
+            self._scheduler = Scheduler(self, n_slots=self.n_seq, step_tokens=self.prefill_chunk,
+                                        max_waiting=self.max_waiting)
         req = Request(prompt=ids, params=params, max_tokens=max_tokens, loop=asyncio.get_running_loop(),
                       queue=asyncio.Queue(), decoder=self.tokenizer.stream_decoder(),
                       eot_ids=frozenset(self.tokenizer.eot_ids))
-        self._scheduler.submit(req)
+        try:
+            self._scheduler.submit(req)
+        except EngineDead as exc:
+            raise BackendError(self.name, str(exc)) from None
         try:
             while True:
                 event = await req.queue.get()
+                if event.finish_reason == "error":
+                    raise BackendError(self.name, event.error or "the generation failed")
                 yield event
                 if event.finish_reason is not None:
                     return
         finally:
             req.cancel()   # a no-op when finished; otherwise frees the slot at the next step
+
+    @property
+    def name(self) -> str:
+        """The model file's name, as errors name this model."""
+        return self.file.path.name
+
+    @property
+    def healthy(self) -> bool:
+        """False once the engine thread has died (every request it held ended with an error):
+        close the model and load it again."""
+        return self._scheduler is None or self._scheduler.healthy
 
     def in_flight(self) -> int:
         """Generations queued or running."""

@@ -1,12 +1,23 @@
 """Choosing the next token from logits: greedy at temperature 0, otherwise the usual chain
 (repetition penalty → top-k → temperature → top-p → min-p) and a draw from a seeded generator,
-so a fixed seed reproduces a run."""
+so a fixed seed reproduces a run.
+
+Every parameter is checked to be one the sampler can compute with: finite, in range, and a
+temperature of either 0 (greedy) or at least :data:`MIN_TEMPERATURE`; logits that are not finite
+(a broken model) raise instead of drawing from NaN probabilities."""
 
 from __future__ import annotations
+
+import math
+from numbers import Integral, Real
 
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+MIN_TEMPERATURE = 1e-3     # smallest temperature above 0; anything below samples as greedy would
+SEED_RANGE = (-(1 << 63), 1 << 64)   # int64 (OpenAI's seeds) and uint64 both accepted
 
 
 @dataclass(frozen=True)
@@ -28,8 +39,22 @@ class SamplingParams:
     stop: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
+        numbers = {"temperature": self.temperature, "top_p": self.top_p, "min_p": self.min_p,
+                   "repetition_penalty": self.repetition_penalty}
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number")
+        for name in ("top_k", "repetition_window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral):
+                raise ValueError(f"{name} must be an integer")
+        seed = self.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)
+                                 or not SEED_RANGE[0] <= seed < SEED_RANGE[1]):
+            raise ValueError("seed must be an integer in the int64 or uint64 range")
         checks = [
-            (self.temperature >= 0, "temperature must be >= 0"),
+            (self.temperature == 0 or self.temperature >= MIN_TEMPERATURE,
+             f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}"),
             (self.top_k >= 0, "top_k must be >= 0"),
             (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
             (0 <= self.min_p < 1, "min_p must be in [0, 1)"),
@@ -51,25 +76,30 @@ class Sampler:
 
     def __init__(self, params: SamplingParams):
         self.params = params
-        self.rng = np.random.default_rng(params.seed)
+        # a negative int64 seed names the same generator as its two's-complement uint64
+        self.rng = np.random.default_rng(None if params.seed is None else int(params.seed) % (1 << 64))
 
     def __call__(self, logits: np.ndarray, recent: list[int]) -> int:
         p = self.params
         penalise = p.repetition_penalty != 1.0 and recent and p.repetition_window
         if p.greedy and not penalise:
-            return int(np.argmax(logits))                                  # no copy of the vocabulary
+            best = int(np.argmax(logits))                                  # no copy of the vocabulary
+            return _finite(best, logits[best])
         x = logits.astype(np.float64, copy=True)                           # (vocab,)
         if penalise:
             seen = np.unique(np.asarray(recent[-p.repetition_window:]))
             vals = x[seen]
             x[seen] = np.where(vals > 0, vals / p.repetition_penalty, vals * p.repetition_penalty)
         if p.greedy:
-            return int(np.argmax(x))
+            best = int(np.argmax(x))
+            return _finite(best, x[best])
         if 0 < p.top_k < len(x):
             keep = np.argpartition(-x, p.top_k - 1)[:p.top_k]
         else:
             keep = np.arange(len(x))
         z = x[keep] / p.temperature
+        if not np.isfinite(z).all():
+            raise FloatingPointError("the model's logits are not finite (NaN or inf)")
         order = np.argsort(-z, kind="stable")
         keep, z = keep[order], z[order]
         probs = np.exp(z - z[0])
@@ -81,3 +111,10 @@ class Sampler:
             n = min(n, max(1, int(np.count_nonzero(probs >= p.min_p * probs[0]))))
         probs = probs[:n] / probs[:n].sum()
         return int(keep[self.rng.choice(n, p=probs)])
+
+
+def _finite(token: int, value) -> int:
+    """``token`` if its logit is finite: the argmax of logits with a NaN or inf in them is one."""
+    if not math.isfinite(value):
+        raise FloatingPointError("the model's logits are not finite (NaN or inf)")
+    return token

@@ -5,6 +5,12 @@ builds one batch — a decode token for every running request, then prompt chunk
 prefilling, up to the step's token budget — runs it with one native call, samples, and hands
 each request its new token through its asyncio queue. A request whose consumer went away is
 dropped at the next iteration and its slot freed.
+
+A failure stays with the requests it touched: an exception in the forward step ends the
+requests of that step, one in sampling or decoding ends that request, each with a last event
+whose ``finish_reason`` is "error"; the thread goes on serving the others. Should the thread die
+anyway, every request it held ends the same way, :attr:`Scheduler.healthy` turns False and new
+submissions are refused, so nobody waits forever on a dead engine.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livemind.engine.sampling import Sampler, SamplingParams
+from livemind.errors import Overloaded
 
 
 @dataclass(frozen=True)
@@ -42,13 +49,19 @@ class Timings:
 @dataclass(frozen=True)
 class TokenEvent:
     """One step of a generation. ``text`` is a UTF-8-safe delta (never half a character); the
-    last event has ``finish_reason`` ("stop", "length" or "cancelled") with usage and timings."""
+    last event has ``finish_reason`` ("stop", "length", "cancelled" or "error") with usage and
+    timings; with "error", ``error`` says what went wrong."""
 
     token_id: int | None
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
     timings: Timings | None = None
+    error: str | None = None
+
+
+class EngineDead(RuntimeError):
+    """The engine thread has stopped; the model must be reloaded to serve again."""
 
 
 @dataclass(eq=False)
@@ -85,22 +98,33 @@ class Request:
 class Scheduler:
     """Runs the model's engine thread; :meth:`submit` enqueues a request."""
 
-    def __init__(self, model, *, n_slots: int, step_tokens: int):
+    def __init__(self, model, *, n_slots: int, step_tokens: int, max_waiting: int = 64):
         self.model = model
         self.step_tokens = step_tokens
+        self.max_waiting = max_waiting           # requests queued for a slot; more are refused
         self.free_slots = deque(range(n_slots))
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
         self.cond = threading.Condition()
         self.closed = False
+        self.dead: BaseException | None = None   # why the engine thread stopped, if it did
         self.steps = 0
         self.thread = threading.Thread(target=self._run, name="livemind-engine", daemon=True)
         self.thread.start()
 
+    @property
+    def healthy(self) -> bool:
+        """False once the engine thread has died: the model serves nothing until reloaded."""
+        return self.dead is None
+
     def submit(self, req: Request) -> None:
         with self.cond:
+            if self.dead is not None:
+                raise EngineDead(f"the engine thread stopped ({_describe(self.dead)}); reload the model")
             if self.closed:
                 raise RuntimeError("the model is closed")
+            if len(self.waiting) >= self.max_waiting:
+                raise Overloaded(f"the queue of requests waiting for {self.model.name}", self.max_waiting)
             self.waiting.append(req)
             self.cond.notify()
 
@@ -119,6 +143,17 @@ class Scheduler:
     # ------------------------------------------------------------------ engine thread
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:     # the thread is going down: end every request it holds
+            with self.cond:
+                self.dead = exc
+                held = list(self.running) + list(self.waiting)
+                self.waiting.clear()
+            for req in held:
+                self._fail(req, f"the engine thread stopped: {_describe(exc)}")
+
+    def _serve(self) -> None:
         while True:
             with self.cond:
                 while not self.closed and not (self.running or self.waiting):
@@ -132,7 +167,11 @@ class Scheduler:
             for req in [r for r in self.running if r.cancelled]:
                 self._finish(req, "cancelled")
             if self.running:
-                self._step()
+                try:
+                    self._step()
+                except Exception as exc:   # outside the forward call: which request is unknown
+                    for req in list(self.running):
+                        self._fail(req, f"the engine step failed: {_describe(exc)}")
 
     def _step(self) -> None:
         now = time.perf_counter()
@@ -161,8 +200,13 @@ class Scheduler:
         for req, _ in owners:
             if req.t_start is None:
                 req.t_start = now
-        logits = self.model.forward(np.array(tokens, np.int32), np.array(pos, np.int32),
-                                    np.array(seq, np.int32), np.array(want, np.int8))
+        try:
+            logits = self.model.forward(np.array(tokens, np.int32), np.array(pos, np.int32),
+                                        np.array(seq, np.int32), np.array(want, np.int8))
+        except Exception as exc:         # this step's requests end; the others go on
+            for req, _ in owners:
+                self._fail(req, f"the forward step failed: {_describe(exc)}")
+            return
         self.steps += 1
         row = 0
         for req, n in owners:
@@ -171,7 +215,10 @@ class Scheduler:
                 continue
             if req.t_prefilled is None:
                 req.t_prefilled = time.perf_counter()
-            self._advance(req, logits[row])
+            try:
+                self._advance(req, logits[row])
+            except Exception as exc:     # sampling or decoding this request failed: it alone ends
+                self._fail(req, f"sampling failed: {_describe(exc)}")
             row += 1
 
     def _advance(self, req: Request, logits: np.ndarray) -> None:
@@ -192,7 +239,10 @@ class Scheduler:
         if len(req.generated) >= req.max_tokens or req.n_past >= self.model.n_ctx:
             self._finish(req, "length")
 
-    def _finish(self, req: Request, reason: str, *, flush: bool = True) -> None:
+    def _fail(self, req: Request, error: str) -> None:
+        self._finish(req, "error", flush=False, error=error)
+
+    def _finish(self, req: Request, reason: str, *, flush: bool = True, error: str | None = None) -> None:
         if req.done:
             return
         req.done = True
@@ -201,7 +251,12 @@ class Scheduler:
         if req.slot >= 0:
             self.free_slots.append(req.slot)
         end = time.perf_counter()
-        tail = (req.held + req.decoder.flush()) if flush and reason != "cancelled" else ""
+        tail = ""
+        if flush and reason not in ("cancelled", "error"):
+            try:
+                tail = req.held + req.decoder.flush()
+            except Exception:            # the request still gets its last event
+                tail = req.held
         prefill_s = (req.t_prefilled or end) - (req.t_start or end)
         decode_s = end - (req.t_prefilled or end)
         n_gen = len(req.generated)
@@ -212,13 +267,17 @@ class Scheduler:
             decode_tokens_per_s=(n_gen - 1) / decode_s if decode_s > 0 and n_gen > 1 else 0.0,
             total_s=end - req.t_submit,
         )
-        self._emit(req, TokenEvent(None, tail, reason, Usage(len(req.prompt), n_gen), timings))
+        self._emit(req, TokenEvent(None, tail, reason, Usage(len(req.prompt), n_gen), timings, error))
 
     def _emit(self, req: Request, event: TokenEvent) -> None:
         try:
             req.loop.call_soon_threadsafe(req.queue.put_nowait, event)
         except RuntimeError:   # the consumer's loop is closed: nobody is listening
             req.cancelled = True
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _stop_cut(text: str, stops: tuple[str, ...]) -> int | None:

@@ -24,6 +24,9 @@ from livemind.engine._vocab import CONTROL, UNKNOWN, USER_DEFINED, load_vocab
 from livemind.engine.gguf import GGUFFile
 
 
+ESCAPE = "\ufdd0"   # marks control-token text that is data (see Tokenizer.escape)
+
+
 class Tokenizer:
     """A GGUF model's tokenizer: ``encode`` text to ids, ``decode`` ids to text.
 
@@ -109,17 +112,28 @@ class Tokenizer:
 
         ``add_special`` adds BOS/EOS where the file asks for them. ``parse_special`` matches
         control tokens written in the text (``"<|im_start|>"``, longest first) and emits their ids;
-        without it they are tokenized as the characters they are. Chat prompts rendered by
-        :func:`livemind.engine.render_chat` want ``parse_special=True``.
+        without it they are tokenized as the characters they are. In ``parse_special`` text,
+        :data:`ESCAPE` (U+FDD0, a Unicode noncharacter) is an escape that :meth:`escape` puts
+        there: a control token right after it stays text, and the escape itself is dropped.
+        Chat prompts rendered by :func:`livemind.engine.render_chat` with ``escape=`` this
+        tokenizer's :meth:`escape` want ``parse_special=True``.
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         text = _scrub(text)
         vocab = self._vocab
         out = [vocab.bos_id] if add_special and vocab.add_bos else []
+        if parse_special:
+            parts = []
+            for part in vocab.specials_parsed.split(text, ESCAPE):
+                if isinstance(part, str) and ESCAPE in part:   # escaped text: as parse_special=False reads it
+                    parts += vocab.specials_always.split(part.replace(ESCAPE, ""))
+                else:
+                    parts.append(part)
+        else:
+            parts = vocab.specials_always.split(text)
         after_special = True
-        specials = vocab.specials_parsed if parse_special else vocab.specials_always
-        for part in specials.split(text):
+        for part in parts:
             if isinstance(part, int):
                 out.append(part)
                 after_special = True
@@ -129,6 +143,21 @@ class Tokenizer:
         if add_special and vocab.add_eos:
             out.append(vocab.eos_id)
         return out
+
+    def escape(self, text: str) -> str:
+        """``text`` made safe to embed in a prompt read with ``parse_special=True``: every control
+        token spelled in it (``"<|im_start|>"``, ``"<start_of_turn>"``) is marked with
+        :data:`ESCAPE` so that it is tokenized as the plain text it is, exactly as
+        ``encode(text, parse_special=False)`` would; an ``ESCAPE`` already in ``text`` becomes
+        U+FFFD. User-defined tokens are not control tokens and stay as they are.
+
+        >>> tok.encode(tok.escape("<|im_start|>"), add_special=False, parse_special=True) == \
+        ...     tok.encode("<|im_start|>", add_special=False)            # doctest: +SKIP
+        True
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        return self._vocab.specials_control.escape(text.replace(ESCAPE, "\ufffd"), ESCAPE)
 
     def token_bytes(self, tid: int) -> bytes:
         """The bytes token ``tid`` stands for; part of a character for byte tokens (``<0xE2>``),

@@ -161,8 +161,10 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
 
     @app.get("/health")
     async def health() -> dict:
-        """Up or not; never needs a key, never loads a model."""
-        return {"status": "ok"}
+        """"ok", or "degraded" with the models whose engine died (each reloads on its next
+        request, so the server still answers); never needs a key, never loads a model."""
+        unhealthy = mind.pool.unhealthy()
+        return {"status": "degraded", "unhealthy": unhealthy} if unhealthy else {"status": "ok"}
 
     api = APIRouter(dependencies=[Depends(require_key)])
 

@@ -14,6 +14,7 @@ Messages never echo what the user sent: they name the parameter and the rule, no
 | unknown model / expert                  | 404    | model_not_found     |
 | body too large                          | 413    | request_too_large   |
 | memory short now (retryable)            | 503    | memory_budget_exceeded (+ Retry-After) |
+| a bounded queue is full (retryable)     | 503    | overloaded (+ Retry-After) |
 | model can never fit the budget          | 507    | model_too_large (+ x-should-retry: false) |
 | a backend failed                        | 502    | backend_error       |
 """
@@ -28,6 +29,7 @@ from livemind.errors import (
     ContextLengthError,
     MemoryBudgetExceeded,
     ModelLoadError,
+    Overloaded,
     UnknownExpert,
 )
 from livemind.server.protocol import ErrorInfo, ErrorResponse
@@ -93,6 +95,10 @@ def error_reply(exc: BaseException, *, retry_after: int = 5) -> tuple[int, dict,
         log.warning("backend %s failed: %s", exc.backend, exc.reason)   # its text may quote the request
         return 502, _body(f"The model failed while answering ({exc.backend}); the server log has the details.",
                           "server_error", None, "backend_error"), headers
+    if isinstance(exc, Overloaded):
+        wait = max(1, int(round(exc.retry_after)))
+        return 503, _body("The server is busy; retry shortly.", "server_error", None, "overloaded"), \
+            {"Retry-After": str(wait)}
     if isinstance(exc, Cancelled):
         return 503, _body("The request was cancelled (the server is shutting down).", "server_error", None,
                           "cancelled"), {}

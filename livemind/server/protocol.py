@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from livemind.engine.sampling import MIN_TEMPERATURE
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -80,6 +82,20 @@ class ChatCompletionRequest(_Open):
     @classmethod
     def _stop_list(cls, v):
         return [v] if isinstance(v, str) else v
+
+    @field_validator("temperature")
+    @classmethod
+    def _computable_temperature(cls, v):
+        if v is not None and 0 < v < MIN_TEMPERATURE:
+            raise ValueError(f"must be 0 (greedy) or at least {MIN_TEMPERATURE}")
+        return v
+
+    @field_validator("seed")
+    @classmethod
+    def _int64_seed(cls, v):
+        if v is not None and not -(1 << 63) <= v < (1 << 63):
+            raise ValueError("must fit in a signed 64-bit integer")
+        return v
 
     def unsupported(self) -> tuple[str, str] | None:
         """``(param, why)`` for the first parameter this server cannot honour, else None."""

@@ -18,6 +18,12 @@ Measured (12 prompts × 33 positions per model, docs/engine.md):
 So the issue's per-position cosine >= 0.998 at every position is not met by llama.cpp against
 itself either; the test asserts that we stay within llama.cpp's own band, and separately that our
 logits are at least as close to a float64 model as llama.cpp's are.
+
+Where an argmax differs from llama.cpp's beyond a near-tie, the float64 numpy model of the same
+weights (tests/engine/reference.py) decides: an engine whose argmax is the exact model's has not
+erred, whatever llama.cpp picked. On an AVX2-only machine (AMD EPYC, 2026-12-03) Gemma 3 differed
+from llama.cpp at 7 of 396 positions; at 5 of them our argmax was the exact model's and llama.cpp's
+was not (llama.cpp's own margins there 0.01-0.30 logits), at 1 llama.cpp was right and we were not.
 """
 
 from __future__ import annotations
@@ -98,8 +104,11 @@ def _summary(cos, agree):
 
 
 def test_teacher_forced_logits_agree_with_llamacpp(pair):
+    from reference import ReferenceModel
+
     ours, llm = pair
     llm_fa = _llama(llm.model_path, flash_attn=True)
+    reference = ReferenceModel(llm.model_path)
     try:
         runs = {"ours": ([], []), "llama.cpp (flash attention)": ([], [])}
         for prompt in PROMPTS:
@@ -107,14 +116,19 @@ def test_teacher_forced_logits_agree_with_llamacpp(pair):
             assert ids == llm.tokenize(prompt.encode(), add_bos=ours.tokenizer.add_bos, special=False)
             seq = ids + _greedy(llm, ids, CONTINUATION)
             ref = _scores(llm, seq)
+            exact = None                         # the float64 model's logits, computed only when needed
             for name, got in (("ours", ours.logits(seq, all_positions=True)),
                               ("llama.cpp (flash attention)", _scores(llm_fa, seq))):
                 for pos in range(len(ids) - 1, len(seq)):
                     cos, agrees = _compare(got[pos], ref[pos])
+                    if not agrees:
+                        exact = exact if exact is not None else reference.logits(seq)
+                        agrees = int(np.argmax(got[pos])) == int(np.argmax(exact[pos]))
                     runs[name][0].append(cos)
                     runs[name][1].append(agrees)
     finally:
         llm_fa.close()
+        reference.close()
     me, floor = (_summary(*runs[k]) for k in runs)
     for name, r in (("ours", me), ("llama.cpp vs itself", floor)):
         print(f"{name}: {r['n']} positions, cosine min {r['min']:.5f} median {r['median']:.6f} "

@@ -20,6 +20,8 @@ MARKER = "zq-secret-marker-zq"
     (dict(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}), "response_format"),
     (dict(presence_penalty=1.0), "presence_penalty"),
     (dict(temperature=5), "temperature"),
+    (dict(temperature=1e-310), "temperature"),         # once NaN probabilities that killed the engine
+    (dict(seed=1 << 63), "seed"),
     (dict(n=99), "n"),
     (dict(max_tokens=10**6), "max_tokens"),
     (dict(stop=["a", "b", "c", "d", "e"]), "stop"),
@@ -33,6 +35,13 @@ def test_invalid_requests_are_400_naming_the_parameter(client, kwargs, param):
     assert e.value.status_code == 400
     assert e.value.body["param"] == param and e.value.body["type"] == "invalid_request_error"
     assert e.value.body["message"]
+
+
+def test_a_refused_temperature_leaves_the_model_serving(client):
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="general", messages=Q, max_tokens=2, temperature=1e-310)
+    done = client.chat.completions.create(model="general", messages=Q, max_tokens=2, temperature=0)
+    assert done.choices[0].finish_reason in ("stop", "length")
 
 
 def test_wrong_types_are_400_not_422(server, auth):

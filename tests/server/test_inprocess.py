@@ -82,6 +82,24 @@ def test_error_after_the_stream_started_is_an_error_frame_then_done():
     assert not any(json.loads(f)["choices"][0].get("finish_reason") for f in frames[:-2])
 
 
+def test_health_says_degraded_while_a_dead_engine_waits_for_its_reload():
+    app = create_app(fake_mind())
+
+    async def go():
+        async with running(app) as c:
+            ok = await c.post("/v1/chat/completions", json={"model": "other", "messages": Q})
+            backend = app.state.mind.pool.expert("other").backend
+            backend.healthy = False                      # the fake's engine "died"
+            degraded = (await c.get("/health")).json()
+            again = await c.post("/v1/chat/completions", json={"model": "other", "messages": Q})
+            return ok, degraded, again, (await c.get("/health")).json(), backend.loads
+
+    ok, degraded, again, healthy, loads = asyncio.run(go())
+    assert ok.status_code == 200 and again.status_code == 200
+    assert degraded == {"status": "degraded", "unhealthy": ["fake-other"]}
+    assert healthy == {"status": "ok"} and loads == 2   # reloaded by the next request
+
+
 def test_the_app_mounts_inside_another_app():
     inner = create_app(fake_mind(), config=LiveMindConfig.from_toml_text('[server]\napi_key = "k"'))
 
