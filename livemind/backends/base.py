@@ -63,15 +63,17 @@ class Delta:
 
 @dataclass(frozen=True)
 class MemoryEstimate:
-    """Bytes a loaded backend takes in this process: weights, KV cache at its context, scratch."""
+    """Bytes a loaded backend takes in this process: weights, KV cache at its context, scratch,
+    and ``host``: its Python-side structures (tokenizer, metadata)."""
 
     weights: int
     kv: int
     scratch: int
+    host: int = 0
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv + self.scratch
+        return self.weights + self.kv + self.scratch + self.host
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from pathlib import Path
 from livemind.backends.base import Capabilities, Delta, GenerationRequest, MemoryEstimate
 from livemind.engine.config import ModelConfig
 from livemind.engine.gguf import GGUFFile
+from livemind.engine.memory import KV_DTYPES, plan
 
-_KV_BYTES = {"f32": 4, "f16": 2, "fp8": 1}
+PREFILL_CHUNK = 256   # tokens in one step (the engine's default)
 
 
 class NativeBackend:
@@ -22,8 +23,8 @@ class NativeBackend:
 
     def __init__(self, path: str | Path, *, context: int = 4096, kv_dtype: str = "f16", threads: int | None = None,
                  max_sequences: int = 8):
-        if kv_dtype not in _KV_BYTES:
-            raise ValueError(f"kv_dtype must be one of {', '.join(_KV_BYTES)}, got {kv_dtype!r}")
+        if kv_dtype not in KV_DTYPES:
+            raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.path = Path(path)
         self.context, self.kv_dtype, self.threads, self.max_sequences = context, kv_dtype, threads, max_sequences
         self.key = f"native:{self.path.resolve()}:{context}:{kv_dtype}"
@@ -34,11 +35,13 @@ class NativeBackend:
         return f"NativeBackend({self.path.name!r}, context={self.context}, kv={self.kv_dtype})"
 
     def _header(self):
+        """(config, memory plan), read once from the file's header."""
         if self._shape is None:
             with GGUFFile(self.path) as f:
                 cfg = ModelConfig.from_gguf(f)
-                weights = sum(t.nbytes for t in f.tensors.values())
-            self._shape = (cfg, weights)
+                n_ctx = min(self.context, cfg.n_ctx_train)
+                self._shape = (cfg, plan(f, cfg, n_ctx=n_ctx, kv_dtype=self.kv_dtype, n_seq=self.max_sequences,
+                                         prefill_chunk=PREFILL_CHUNK, repack=True))
         return self._shape
 
     @property
@@ -55,7 +58,8 @@ class NativeBackend:
             from livemind.engine.model import Model
 
             self._model = await asyncio.to_thread(Model, self.path, threads=self.threads, kv_dtype=self.kv_dtype,
-                                                  context=self.context, n_seq=self.max_sequences)
+                                                  context=self.context, n_seq=self.max_sequences,
+                                                  prefill_chunk=PREFILL_CHUNK)
 
     async def unload(self) -> None:
         model, self._model = self._model, None
@@ -63,15 +67,12 @@ class NativeBackend:
             await asyncio.to_thread(model.close)
 
     def memory_estimate(self) -> MemoryEstimate:
-        """Weights (the mapped file's tensors: every page is read during a step), the KV cache of
-        one full-context sequence (pages are mapped only as positions are written), and the step
-        workspace."""
-        cfg, weights = self._header()
-        ctx = min(self.context, cfg.n_ctx_train)
-        kv = 2 * cfg.n_layer * ctx * cfg.n_head_kv * cfg.head_dim * _KV_BYTES[self.kv_dtype]
-        per_token = 4 * (3 * cfg.n_embd + 2 * cfg.n_head * cfg.head_dim + 2 * cfg.n_head_kv * cfg.head_dim + 2 * cfg.n_ff)
-        scratch = 256 * per_token + 4 * cfg.n_vocab * self.max_sequences
-        return MemoryEstimate(weights=weights, kv=kv, scratch=scratch)
+        """What the engine will take, exactly as it allocates (:mod:`livemind.engine.memory`):
+        the weights, every KV slot at the full context (pages are mapped as positions are
+        written and handed back when a generation ends), the step's scratch, and the tokenizer
+        and metadata on the Python side."""
+        _, p = self._header()
+        return MemoryEstimate(weights=p.weights, kv=p.kv, scratch=p.scratch, host=p.host)
 
     def capabilities(self) -> Capabilities:
         cfg, _ = self._header()

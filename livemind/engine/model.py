@@ -19,18 +19,20 @@ from livemind import kernels as K
 from livemind.engine.config import ModelConfig
 from livemind.engine.encoder import Encoder
 from livemind.engine.gguf import GGUFFile
+from livemind.engine.memory import KV_DTYPES, KVCache, MemoryPlan, plan, repacks
 from livemind.engine.sampling import SamplingParams
 from livemind.engine.scheduler import EngineDead, Request, Scheduler, TokenEvent
 from livemind.engine.tokenizer import Tokenizer
 from livemind.errors import BackendError, ContextLengthError, ModelLoadError
 
-KV_DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16), "fp8": (2, np.uint8)}
 _LAYER_TENSORS = {  # lmk name -> GGUF name (per layer)
     "attn_norm": "attn_norm", "attn_q": "attn_q", "attn_k": "attn_k", "attn_v": "attn_v",
     "attn_q_norm": "attn_q_norm", "attn_k_norm": "attn_k_norm", "attn_output": "attn_output",
     "post_attn_norm": "post_attention_norm", "ffn_norm": "ffn_norm", "ffn_gate": "ffn_gate",
     "ffn_up": "ffn_up", "ffn_down": "ffn_down", "post_ffn_norm": "post_ffw_norm",
 }
+# used when present; needed only by configs that ask for them (qk_norm, post_norms)
+_OPTIONAL_LAYER_TENSORS = {"attn_q_norm", "attn_k_norm", "post_attn_norm", "post_ffn_norm"}
 
 
 class Model:
@@ -53,14 +55,16 @@ class Model:
             if threads is not None:
                 K.set_threads(threads)
             self._repacked: list[np.ndarray] = []   # weights in the x16 layout (kept alive here)
-            self._copied_bytes = 0                  # of those, copies of weights still read from the file
+            self._plan = plan(self.file, cfg, n_ctx=self.n_ctx, kv_dtype=kv_dtype, n_seq=n_seq,
+                              prefill_chunk=prefill_chunk, repack=repack)
             self._native = self._describe(repack)
             code, dtype = KV_DTYPES[kv_dtype]
-            # one slot per concurrent generation plus one for logits(); np.zeros maps pages lazily,
-            # so memory grows with the positions actually used
+            # one slot per concurrent generation plus one for logits(); pages are mapped as
+            # positions are written and handed back when a generation ends (release_slot)
             shape = (n_seq + 1, self.n_ctx, cfg.n_head_kv, cfg.head_dim)
-            self._k = [np.zeros(shape, dtype) for _ in range(cfg.n_layer)]
-            self._v = [np.zeros(shape, dtype) for _ in range(cfg.n_layer)]
+            self._caches = [KVCache(shape, dtype) for _ in range(2 * cfg.n_layer)]
+            self._k = [c.array for c in self._caches[0::2]]   # (n_seq + 1, n_ctx, n_head_kv, head_dim) per layer
+            self._v = [c.array for c in self._caches[1::2]]
             self._kv_code = code
             self._workspace = _aligned(_native.model_workspace_bytes(self._native, prefill_chunk))
             self._lock = threading.Lock()       # one step at a time: the workspace is shared
@@ -71,31 +75,41 @@ class Model:
 
     def _describe(self, repack: bool):
         cfg, f = self.config, self.file
+        shapes = _weight_shapes(cfg)
 
-        def entry(gguf_name: str, *, projection: bool = True):
+        def entry(gguf_name: str, ours: str, *, projection: bool = True):
             """A weight for the step. Projections whose format has a fast x16 kernel on this CPU
             are repacked once (same size; the mapped pages are then dropped)."""
-            info = f.tensors[gguf_name]
-            data = f.tensor_data(gguf_name)
+            info = f.require(gguf_name)
             rows = int(np.prod(info.shape[:-1])) if len(info.shape) > 1 else 1
-            if not (repack and projection and rows % 16 == 0 and _native.qx16(info.type.id)[1]):
+            # lmk_model_check refuses these too, but cannot say which tensor is wrong
+            if (rows, info.shape[-1]) != shapes[ours]:
+                raise ModelLoadError(f.path, f"tensor {gguf_name!r} has shape {info.shape}; this model's "
+                                             f"hyper-parameters want {shapes[ours]}")
+            formats = ("F32",) if ours.endswith("norm") else ("F32", *(q.upper() for q in K.QUANT_FORMATS))
+            if info.type.name not in formats:
+                raise ModelLoadError(f.path, f"tensor {gguf_name!r} is {info.type.name}; the engine reads "
+                                             f"{ours} weights as {', '.join(formats)}")
+            data = f.tensor_data(gguf_name)
+            if not repacks(info, repack=repack, projection=projection):
                 return (data, info.type.id, rows, info.shape[-1])
             x16 = np.empty(data.nbytes, np.uint8)
             _native.qrepack_x16(info.type.id, data, x16, rows, info.shape[-1])
             self._repacked.append(x16)
-            if gguf_name == "token_embd.weight":    # tied output: the lookups still read the file
-                self._copied_bytes += x16.nbytes
-            f.release(gguf_name)
+            f.release(gguf_name)                    # a tied embedding's lookups read its rows back in
             return (x16, info.type.id, rows, info.shape[-1], 1)
 
-        tensors = {"token_embd": entry("token_embd.weight", projection=False),
-                   "output_norm": entry("output_norm.weight"),
-                   "output": entry("token_embd.weight" if cfg.tied_output else "output.weight")}
-        for il in range(cfg.n_layer):
+        tensors = {"token_embd": entry("token_embd.weight", "token_embd", projection=False),
+                   "output_norm": entry("output_norm.weight", "output_norm"),
+                   "output": entry("token_embd.weight" if cfg.tied_output else "output.weight", "output")}
+        needed = {*_LAYER_TENSORS} - _OPTIONAL_LAYER_TENSORS
+        needed |= {"attn_q_norm", "attn_k_norm"} if cfg.qk_norm else set()
+        needed |= {"post_attn_norm", "post_ffn_norm"} if cfg.post_norms else set()
+        for il in range(cfg.n_layer):   # stops at the first missing tensor, however many layers are claimed
             for ours, theirs in _LAYER_TENSORS.items():
                 name = f"blk.{il}.{theirs}.weight"
-                if name in f.tensors:
-                    tensors[f"{il}.{ours}"] = entry(name)
+                if ours in needed or name in f.tensors:
+                    tensors[f"{il}.{ours}"] = entry(name, ours)
         hp = dict(n_vocab=cfg.n_vocab, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
                   n_head_kv=cfg.n_head_kv, head_dim=cfg.head_dim, head_dim_v=cfg.head_dim_v, n_ff=cfg.n_ff,
                   norm_eps=cfg.norm_eps, embed_scale=cfg.embed_scale, attn_scale=cfg.attn_scale,
@@ -144,7 +158,14 @@ class Model:
             want = np.ones(len(chunk), np.int8) if all_positions else None
             slot = np.full(len(chunk), self.n_seq, np.int32)    # the slot reserved for logits()
             out.append(self.forward(chunk, pos, slot, want))
+        self.release_slot(self.n_seq, len(ids))
         return np.concatenate(out) if all_positions else out[-1][0]
+
+    def release_slot(self, slot: int, positions: int) -> None:
+        """Hands back the KV pages of ``slot``'s first ``positions`` positions: the sequence in
+        it has ended (the scheduler calls this), so resident memory follows the work in flight."""
+        for cache in self._caches:
+            cache.release(slot, positions)
 
     # ------------------------------------------------------------------ text
 
@@ -245,9 +266,13 @@ class Model:
         return self._scheduler.in_flight() if self._scheduler else 0
 
     def memory(self) -> dict:
-        weights = sum(t.nbytes for t in self.file.tensors.values()) + self._copied_bytes
-        kv = sum(a.nbytes for a in self._k) + sum(a.nbytes for a in self._v)
-        return {"weights": weights, "kv": kv, "scratch": int(self._workspace.nbytes)}
+        """The most this model takes, by kind (weights, kv, scratch, host; bytes): the account
+        of :mod:`livemind.engine.memory`, which the governor budgets."""
+        return self._plan.as_dict()
+
+    @property
+    def memory_plan(self) -> MemoryPlan:
+        return self._plan
 
     def close(self) -> None:
         if self._scheduler is not None:
@@ -255,6 +280,9 @@ class Model:
             self._scheduler = None
         self._native = None
         self._k = self._v = []
+        for cache in self._caches:
+            cache.close()
+        self._caches = []
         self._repacked = []
         self.file.close()
 
@@ -263,6 +291,16 @@ class Model:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
+    """(rows, cols) of each weight of the step (lmk_model.h), by its lmk name."""
+    e, q, kv, d = cfg.n_embd, cfg.n_head * cfg.head_dim, cfg.n_head_kv * cfg.head_dim, cfg.head_dim
+    norm, vocab = (1, e), (cfg.n_vocab, e)
+    return {"token_embd": vocab, "output_norm": norm, "output": vocab, "attn_norm": norm, "attn_q": (q, e),
+            "attn_k": (kv, e), "attn_v": (kv, e), "attn_q_norm": (1, d), "attn_k_norm": (1, d),
+            "attn_output": (e, q), "post_attn_norm": norm, "ffn_norm": norm, "ffn_gate": (cfg.n_ff, e),
+            "ffn_up": (cfg.n_ff, e), "ffn_down": (e, cfg.n_ff), "post_ffn_norm": norm}
 
 
 def _aligned(nbytes: int, alignment: int = 64) -> np.ndarray:

@@ -249,6 +249,10 @@ class Scheduler:
         if req in self.running:
             self.running.remove(req)
         if req.slot >= 0:
+            try:
+                self.model.release_slot(req.slot, req.n_past)   # its KV pages go back to the system
+            except Exception:            # only memory is at stake: the request still ends
+                pass
             self.free_slots.append(req.slot)
         end = time.perf_counter()
         tail = ""
