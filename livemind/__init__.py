@@ -29,6 +29,7 @@ from livemind.events import (
     ModelLoaded,
     ModelLoading,
     ModelUnloaded,
+    Notice,
     Result,
     RouteChosen,
     RouteDecision,
@@ -50,7 +51,7 @@ __all__ = sorted([
     "Auto", "BackendError", "Cancelled", "ContextLengthError", "Done", "Expert", "ExpertAnswer",
     "ExpertDone", "ExpertFailed", "ExpertPool", "FunctionRouter", "GovernorSnapshot", "LiveMind",
     "LiveMindError", "MemoryBudgetExceeded", "MemoryGovernor", "ModelLoadError", "ModelLoaded",
-    "ModelLoading", "ModelUnloaded", "OpenAIBackend", "Overloaded", "Parallel", "PoolStats", "Result", "RouteChosen",
-    "RouteDecision", "Router", "SynthesisStarted", "Token", "Turns", "UnknownExpert", "Usage",
-    "VLLMBackend", "__version__", "default_team",
+    "ModelLoading", "ModelUnloaded", "Notice", "OpenAIBackend", "Overloaded", "Parallel", "PoolStats",
+    "Result", "RouteChosen", "RouteDecision", "Router", "SynthesisStarted", "Token", "Turns", "UnknownExpert",
+    "Usage", "VLLMBackend", "__version__", "default_team",
 ])

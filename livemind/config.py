@@ -50,6 +50,7 @@ class PoolConfig(_Section):
     pinned: list[str] = Field(default_factory=list)
     context: int = Field(4096, ge=16)
     kv_dtype: Literal["f16", "fp8", "f32"] = "f16"
+    max_waiting: int = Field(64, ge=0)          # requests waiting for a place under max_loaded; more: Overloaded
 
 
 class GovernorConfig(_Section):
@@ -79,15 +80,20 @@ class ConsensusConfig(_Section):
 
 
 class LimitsConfig(_Section):
-    """``[server.limits]``: caps on what one request may ask."""
+    """``[server.limits]``: caps on what one request may ask, and on what the server takes on at
+    once. docs/server.md ("Limits and failure behaviour") says what a client sees at each."""
 
     max_body_bytes: int = Field(1 << 20, ge=1024)
+    max_json_depth: int = Field(32, ge=4)       # nesting of [ and { in the body; deeper: 400 invalid_json
     max_messages: int = Field(256, ge=1)
     max_n: int = Field(4, ge=1)
     max_tokens: int = Field(2048, ge=1)
     default_max_tokens: int = Field(256, ge=1)
     max_stop: int = Field(4, ge=0)
-    retry_after: int = Field(5, ge=1)           # seconds, sent with 503 when memory is short now
+    retry_after: int = Field(5, ge=1)           # seconds, sent with 503 when memory is short or the server busy
+    max_concurrent_requests: int = Field(64, ge=1)   # chat completions answered at once; one more: 503
+    request_timeout: float = Field(600.0, gt=0)  # seconds from a request's arrival to its last byte; then 504
+    max_connections: int = Field(1024, ge=1)    # open connections uvicorn accepts (``livemind serve``)
 
 
 class ServerConfig(_Section):
@@ -175,7 +181,7 @@ class LiveMindConfig(_Section):
         governor = MemoryGovernor(**self.governor.model_dump())
         pool = ExpertPool(team, max_loaded=self.pool.max_loaded, warm=warm, idle_ttl=self.pool.idle_ttl,
                           governor=governor, pinned=self.pool.pinned, context=self.pool.context,
-                          kv_dtype=self.pool.kv_dtype)
+                          kv_dtype=self.pool.kv_dtype, max_waiting=self.pool.max_waiting)
         if self.router.kind == "semantic":
             router = Router(pool, threshold=self.router.threshold, default=self.router.default)
         else:

@@ -9,7 +9,14 @@
 - :class:`Auto` — Parallel when the pool can hold all their models at once, else Turns.
 
 An expert that fails or times out is reported (:class:`~livemind.events.ExpertFailed`) and
-skipped; the consensus answers from the others.
+skipped; the consensus answers from the others. When every expert fails the consensus raises
+the one error they all met when they all met the same kind — refused for memory
+(MemoryBudgetExceeded, naming the budget), turned away by full queues (Overloaded), a prompt past
+every context (ContextLengthError) — else a BackendError listing each failure.
+A synthesis that fails (or times out) does not fail a consensus whose experts answered: the
+result is the answer the strategy gives without a synthesizer — Parallel: the first listed expert
+that answered; Turns: the last turn, written with the others in view — and a
+:class:`~livemind.events.Notice` (code ``synthesis_failed``) says so.
 
 >>> result = await mind.ask("Is P = NP?", strategy=Parallel(["general", "technical"]))  # doctest: +SKIP
 """
@@ -17,12 +24,16 @@ skipped; the consensus answers from the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 
 from livemind._run import Sink, run_expert
-from livemind.errors import BackendError, MemoryBudgetExceeded, UnknownExpert
-from livemind.events import ExpertAnswer, ExpertDone, ExpertFailed, Result, SynthesisStarted, Usage
+from livemind.errors import (BackendError, ContextLengthError, LiveMindError, MemoryBudgetExceeded, Overloaded,
+                             UnknownExpert)
+from livemind.events import ExpertAnswer, ExpertDone, ExpertFailed, Notice, Result, SynthesisStarted, Usage
+
+log = logging.getLogger("livemind.consensus")
 
 SYNTHESIS_PROMPT = (
     "Several experts answered the question below. Write one answer that keeps what is correct and "
@@ -71,14 +82,18 @@ class _Strategy:
         for name in [*self.experts, *([self.synthesizer] if self.synthesizer else [])]:
             pool.expert(name)    # raises UnknownExpert
 
-    async def _one(self, pool, name, messages, sampling, sink: Sink, *, wait_for_memory: bool = False
-                   ) -> ExpertAnswer | None:
-        """One expert's answer, or None after reporting its failure. With ``wait_for_memory``, a
-        retryable MemoryBudgetExceeded propagates (the caller waits and tries again)."""
+    def _timed(self, coro):
+        return asyncio.wait_for(coro, self.timeout) if self.timeout else coro
+
+    async def _one(self, pool, name, messages, sampling, sink: Sink, failures: dict[str, Exception], *,
+                   wait_for_memory: bool = False) -> ExpertAnswer | None:
+        """One expert's answer, or None after reporting its failure (and noting it in
+        ``failures``). With ``wait_for_memory``, a retryable MemoryBudgetExceeded propagates (the
+        caller waits and tries again)."""
         try:
-            coro = run_expert(pool, name, messages, sampling, sink)
-            answer = await (asyncio.wait_for(coro, self.timeout) if self.timeout else coro)
-        except asyncio.TimeoutError:
+            answer = await self._timed(run_expert(pool, name, messages, sampling, sink))
+        except asyncio.TimeoutError as exc:
+            failures[name] = exc
             sink(ExpertFailed(expert=name, error=f"timed out after {self.timeout:g} s"))
             return None
         except UnknownExpert:
@@ -86,9 +101,11 @@ class _Strategy:
         except MemoryBudgetExceeded as exc:
             if wait_for_memory and exc.retryable:
                 raise
+            failures[name] = exc
             sink(ExpertFailed(expert=name, error=str(exc)))
             return None
         except Exception as exc:   # one expert's failure never ends the request
+            failures[name] = exc
             sink(ExpertFailed(expert=name, error=f"{type(exc).__name__}: {exc}"))
             return None
         sink(ExpertDone(answer=answer))
@@ -97,21 +114,50 @@ class _Strategy:
     async def _synthesize(self, pool, messages, answers, sampling, sink: Sink, name: str) -> ExpertAnswer:
         sink(SynthesisStarted(synthesizer=name, experts=[a.expert for a in answers]))
         prompt = SYNTHESIS_PROMPT.format(question=_question(messages), answers=_quote(answers))
-        return await run_expert(pool, name, _with_question(messages, prompt), sampling, sink, stage="synthesis")
+        return await self._timed(run_expert(pool, name, _with_question(messages, prompt), sampling, sink,
+                                            stage="synthesis"))
+
+    async def _conclude(self, pool, messages, answers: list[ExpertAnswer], failed: list[str], sampling,
+                        sink: Sink, t0: float, synthesizer: str, fallback: ExpertAnswer) -> Result:
+        """The result synthesized from ``answers``; if the synthesis fails, ``fallback`` (one
+        expert's own answer) with a Notice saying why, instead of an error."""
+        try:
+            synth = await self._synthesize(pool, messages, answers, sampling, sink, synthesizer)
+        except Exception as exc:
+            log.warning("the synthesis by %r failed; answering with %r's answer", synthesizer, fallback.expert,
+                        exc_info=exc)
+            why = "timed out" if isinstance(exc, asyncio.TimeoutError) else (
+                str(exc) if isinstance(exc, (ContextLengthError, MemoryBudgetExceeded, Overloaded))
+                else type(exc).__name__)   # other errors' text may quote the request: the log has it
+            notice = Notice(code="synthesis_failed", expert=synthesizer,
+                            message=f"the synthesis by {synthesizer!r} failed ({why}); the answer is "
+                                    f"{fallback.expert!r}'s own")
+            sink(notice)
+            return self._result(fallback, answers, failed, t0, notices=[notice])
+        return self._result(synth, answers, failed, t0, extra=[synth])
 
     def _result(self, final: ExpertAnswer, answers: list[ExpertAnswer], failed: list[str], t0: float,
-                extra: list[ExpertAnswer] = ()) -> Result:
+                extra: list[ExpertAnswer] = (), notices: list[Notice] = ()) -> Result:
         spent = [*answers, *extra]
         usage = Usage(prompt_tokens=sum(a.usage.prompt_tokens for a in spent),
                       completion_tokens=sum(a.usage.completion_tokens for a in spent))
         used = [a.expert for a in answers] + [a.expert for a in extra if a.expert not in {x.expert for x in answers}]
         return Result(text=final.text, experts=used, strategy=self.name, answers=answers + [
             ExpertAnswer(expert=f, error="failed") for f in failed], usage=usage,
-            seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent))
+            seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent), notices=list(notices))
 
     @staticmethod
-    def _all_failed(names) -> BackendError:
-        return BackendError("consensus", f"every expert failed ({', '.join(names)})")
+    def _all_failed(failures: dict[str, Exception]) -> LiveMindError:
+        """The error of a consensus none of whose experts answered: when every one met the same
+        refusal — memory, a full queue, the context — that refusal (it names the budget, the
+        limit or the context, and says whether to retry; a retryable one first); else a
+        BackendError naming each failure's kind."""
+        errors = list(failures.values())
+        for kind in (MemoryBudgetExceeded, Overloaded, ContextLengthError):
+            if all(isinstance(e, kind) for e in errors):
+                return next((e for e in errors if getattr(e, "retryable", False)), errors[0])
+        reasons = "; ".join(f"{name}: {type(e).__name__}" for name, e in failures.items())
+        return BackendError("consensus", f"every expert failed ({reasons})")
 
 
 class Parallel(_Strategy):
@@ -123,23 +169,25 @@ class Parallel(_Strategy):
     async def run(self, pool, messages: list[dict], sampling: dict, sink: Sink) -> Result:
         t0 = time.perf_counter()
         self.check(pool)
-        results = await asyncio.gather(*(self._admitted(pool, n, messages, sampling, sink) for n in self.experts))
+        failures: dict[str, Exception] = {}
+        results = await asyncio.gather(*(self._admitted(pool, n, messages, sampling, sink, failures)
+                                         for n in self.experts))
         answers = [a for a in results if a is not None]
         failed = [n for n, a in zip(self.experts, results) if a is None]
         if not answers:
-            raise self._all_failed(self.experts)
+            raise self._all_failed(failures)
         if len(answers) == 1:
             return self._result(answers[0], answers, failed, t0)
-        synth = await self._synthesize(pool, messages, answers, sampling, sink, self.synthesizer or answers[0].expert)
-        return self._result(synth, answers, failed, t0, extra=[synth])
+        return await self._conclude(pool, messages, answers, failed, sampling, sink, t0,
+                                    self.synthesizer or answers[0].expert, fallback=answers[0])
 
-    async def _admitted(self, pool, name, messages, sampling, sink) -> ExpertAnswer | None:
+    async def _admitted(self, pool, name, messages, sampling, sink, failures) -> ExpertAnswer | None:
         """Runs the expert; if the governor has no room now (retryable), waits and tries again
         while other experts finish, so 'as many at once as fit' run at once."""
         delay = 0.05
         while True:
             try:
-                return await self._one(pool, name, messages, sampling, sink, wait_for_memory=delay <= 30)
+                return await self._one(pool, name, messages, sampling, sink, failures, wait_for_memory=delay <= 30)
             except MemoryBudgetExceeded:
                 await asyncio.sleep(delay)
                 delay *= 2
@@ -157,16 +205,17 @@ class Turns(_Strategy):
         self.check(pool)
         answers: list[ExpertAnswer] = []
         failed: list[str] = []
+        failures: dict[str, Exception] = {}
         for name in self.experts:
             turn = messages if not answers else _with_question(
                 messages, TURN_PROMPT.format(question=_question(messages), answers=_quote(answers)))
-            answer = await self._one(pool, name, turn, sampling, sink)
+            answer = await self._one(pool, name, turn, sampling, sink, failures)
             (answers.append(answer) if answer else failed.append(name))
         if not answers:
-            raise self._all_failed(self.experts)
+            raise self._all_failed(failures)
         if self.synthesizer and len(answers) > 1:
-            synth = await self._synthesize(pool, messages, answers, sampling, sink, self.synthesizer)
-            return self._result(synth, answers, failed, t0, extra=[synth])
+            return await self._conclude(pool, messages, answers, failed, sampling, sink, t0, self.synthesizer,
+                                        fallback=answers[-1])
         return self._result(answers[-1], answers, failed, t0)
 
 

@@ -56,8 +56,25 @@ class ExpertAnswer(BaseModel):
     error: str | None = None
 
 
+class Notice(_Event):
+    """A warning event: the request goes on, but not quite as asked. ``code`` names what
+    happened (``synthesis_failed``: a consensus answers with one expert's answer because its
+    synthesis failed), ``message`` says it in words, ``expert`` is the expert concerned (if
+    one is). Streams yield it when it happens; the :class:`Result` keeps it in ``notices``.
+
+    >>> Notice(code="synthesis_failed", message="...", expert="general").type
+    'notice'
+    """
+
+    type: Literal["notice"] = "notice"
+    code: str
+    message: str
+    expert: str | None = None
+
+
 class Result(BaseModel):
-    """The final answer of a request: its text, who answered, how it was routed, what it cost."""
+    """The final answer of a request: its text, who answered, how it was routed, what it cost,
+    and any :class:`Notice` about how it was made."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -69,6 +86,7 @@ class Result(BaseModel):
     usage: Usage = Usage()
     seconds: float = 0.0                        # wall time of the request
     expert_seconds: float = 0.0                 # sum of the experts' own times
+    notices: list[Notice] = Field(default_factory=list)
 
 
 class RouteChosen(_Event):
@@ -129,4 +147,4 @@ class Done(_Event):
 
 
 Event = Union[RouteChosen, ModelLoading, ModelLoaded, ModelUnloaded, Token, ExpertDone, ExpertFailed,
-              SynthesisStarted, Done]
+              SynthesisStarted, Notice, Done]

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 from livemind import kernels
 from livemind.backends.base import Backend
-from livemind.errors import Cancelled, LiveMindError, ModelLoadError, UnknownExpert
+from livemind.errors import Cancelled, LiveMindError, ModelLoadError, Overloaded, UnknownExpert
 from livemind.events import ModelLoaded, ModelLoading, ModelUnloaded
 from livemind.experts import Expert
 from livemind.governor import MemoryGovernor
@@ -81,7 +81,9 @@ class ExpertPool:
     ``idle_ttl`` (seconds) unloads a model nobody used for that long (an expert's own
     ``idle_ttl`` overrides it; the smallest among experts sharing a model applies); ``pinned``
     experts' models are never unloaded before the pool closes; ``context`` and ``kv_dtype``
-    configure the native backends made for experts given by ``model=``.
+    configure the native backends made for experts given by ``model=``. At most ``max_waiting``
+    requests wait for a place under the cap (every resident model busy); one more raises
+    :class:`~livemind.errors.Overloaded` at once instead of queueing without bound.
 
     >>> pool = ExpertPool([Expert("a", model="smollm2-135m-instruct")], max_loaded=1)
     >>> pool.experts
@@ -90,7 +92,7 @@ class ExpertPool:
 
     def __init__(self, experts: Iterable[Expert], *, max_loaded: int = 5, warm: Iterable[str] = (),
                  idle_ttl: float = 300.0, governor: MemoryGovernor | None = None, pinned: Iterable[str] = (),
-                 context: int = 4096, kv_dtype: str = "f16"):
+                 context: int = 4096, kv_dtype: str = "f16", max_waiting: int = 64):
         self._experts: dict[str, Expert] = {}
         for e in experts:
             if e.name in self._experts:
@@ -100,6 +102,9 @@ class ExpertPool:
             raise ValueError(f"max_loaded must be at least 1, got {max_loaded!r}")
         if idle_ttl <= 0:
             raise ValueError(f"idle_ttl must be positive, got {idle_ttl!r}")
+        if max_waiting < 0:
+            raise ValueError(f"max_waiting must be at least 0, got {max_waiting!r}")
+        self.max_waiting = max_waiting
         self.max_loaded, self.idle_ttl, self.context, self.kv_dtype = max_loaded, idle_ttl, context, kv_dtype
         self.warm, self.pinned = tuple(warm), frozenset(pinned)
         for name in (*self.warm, *self.pinned):
@@ -118,6 +123,7 @@ class ExpertPool:
         self._load_lock: asyncio.Lock | None = None
         self._watching = False
         self._held_rooms = 0                        # places held for evictions a cancelled load began
+        self._waiting = 0                           # requests waiting for a place under max_loaded
 
     def __repr__(self) -> str:
         return f"ExpertPool({list(self._experts)}, max_loaded={self.max_loaded})"
@@ -319,35 +325,51 @@ class ExpertPool:
         self._check_open()
         self._counters["hits" if slot.state == "loaded" else "misses"] += 1
         joined = None                            # the load this request is waiting for
-        while True:
-            self._check_open()
-            if slot.state == "loaded" and not slot.backend.healthy:
-                if not slot.in_flight:           # its engine died: unload, then load afresh below
-                    log.warning("%s is unhealthy (its engine died): reloading it", slot.key)
-                    slot.state = "unloading"
-                    self._changed.notify()
-                    await asyncio.shield(self._spawn_unloads([(slot, "unhealthy")]))
+        queued = False                           # counted among the requests waiting for a place
+        try:
+            while True:
+                self._check_open()
+                if slot.state == "loaded" and not slot.backend.healthy:
+                    if not slot.in_flight:       # its engine died: unload, then load afresh below
+                        log.warning("%s is unhealthy (its engine died): reloading it", slot.key)
+                        slot.state = "unloading"
+                        self._changed.notify()
+                        await asyncio.shield(self._spawn_unloads([(slot, "unhealthy")]))
+                        continue
+                    await self._changed.wait()   # its requests are ending with errors; then reload
                     continue
-                await self._changed.wait()       # its requests are ending with errors; then reload
-                continue
-            if slot.state == "loaded":
-                slot.in_flight += 1
-                slot.touch()
-                if joined is not None:           # it waited for another request's load
-                    await self._emit_or_release(slot, emit, self._loaded_event(slot))
-                return
-            if slot.state == "loading" and joined != slot.flight:
-                joined = slot.flight
-                await emit(ModelLoading(model=slot.key, expert=name))
-                continue
-            if slot.state == "unloaded":
-                if joined is not None and slot.failure is not None and slot.failure[0] == joined:
-                    err = slot.failure[1]
-                    raise ModelLoadError(err.path, err.reason) from (err.__cause__ or err)
-                victims = self._reserve(slot)
-                if victims is not None:
-                    return await self._load(slot, name, victims, emit)
-            await self._changed.wait()           # loading, unloading, or no room yet
+                if slot.state == "loaded":
+                    slot.in_flight += 1
+                    slot.touch()
+                    if joined is not None:       # it waited for another request's load
+                        await self._emit_or_release(slot, emit, self._loaded_event(slot))
+                    return
+                if slot.state == "loading" and joined != slot.flight:
+                    joined = slot.flight
+                    await emit(ModelLoading(model=slot.key, expert=name))
+                    continue
+                if slot.state == "unloaded":
+                    if joined is not None and slot.failure is not None and slot.failure[0] == joined:
+                        err = slot.failure[1]
+                        raise ModelLoadError(err.path, err.reason) from (err.__cause__ or err)
+                    victims = self._reserve(slot)
+                    if victims is not None:
+                        if queued:               # its wait is over: the place is its own now
+                            queued, self._waiting = False, self._waiting - 1
+                        return await self._load(slot, name, victims, emit)
+                    if not queued:               # no place yet: wait, in a bounded queue
+                        self._queue_for_room()
+                        queued = True
+                await self._changed.wait()       # loading, unloading, or no room yet
+        finally:
+            if queued:
+                self._waiting -= 1
+
+    def _queue_for_room(self) -> None:
+        """Counts one more request waiting for a place under the cap, or refuses it at once."""
+        if self._waiting >= self.max_waiting:
+            raise Overloaded("the pool's queue of requests waiting for a model place", self.max_waiting)
+        self._waiting += 1
 
     def _reserve(self, slot: _Slot) -> list[tuple[_Slot, str]] | None:
         """The atomic step: checks the cap and the budget and, if the model may load, marks it

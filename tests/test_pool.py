@@ -13,7 +13,7 @@ from fakes import FakeBackend
 
 import livemind.kernels as K
 from livemind.backends.base import GenerationRequest
-from livemind.errors import Cancelled, MemoryBudgetExceeded, ModelLoadError, UnknownExpert
+from livemind.errors import Cancelled, MemoryBudgetExceeded, ModelLoadError, Overloaded, UnknownExpert
 from livemind.events import ModelLoaded, ModelLoading, ModelUnloaded
 from livemind.experts import Expert
 from livemind.governor import MemoryGovernor
@@ -224,6 +224,29 @@ async def test_waits_at_the_cap_when_every_model_is_busy(governor):
         assert await waiter == "b says: hello there"
         await holder
         assert pool.resident() == ["b"] and b["a"].unloads == 1
+
+
+async def test_the_wait_at_the_cap_is_bounded_and_the_request_past_it_is_overloaded(governor):
+    b = capped(1, "a", "b", "c")
+    async with make_pool(b, governor, max_loaded=1, max_waiting=2) as pool:
+        release = asyncio.Event()
+
+        async def hold_a():
+            async with pool.use("a"):
+                await release.wait()
+
+        for _ in range(2):                                  # the second round: the queue emptied
+            release.clear()
+            holder = asyncio.create_task(hold_a())
+            await until(lambda: pool.resident() == ["a"] and pool.stats().models["a"].in_flight == 1)
+            waiters = [asyncio.create_task(ask(pool, n)) for n in ("b", "c")]
+            await asyncio.sleep(0.05)
+            with pytest.raises(Overloaded) as e:            # the third waiter: refused at once
+                await asyncio.wait_for(ask(pool, "b"), 1)
+            assert e.value.limit == 2 and e.value.retryable
+            release.set()
+            assert sorted(await asyncio.gather(*waiters)) == ["b says: hello there", "c says: hello there"]
+            await holder
 
 
 async def test_busy_models_are_never_unloaded(governor):

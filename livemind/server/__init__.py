@@ -16,7 +16,8 @@ __all__ = ["create_app", "serve"]
 
 def serve(config=None) -> None:
     """Runs the server from a :class:`~livemind.config.LiveMindConfig` (None: the defaults) on
-    uvicorn until interrupted."""
+    uvicorn until interrupted. uvicorn accepts at most ``[server.limits] max_connections`` open
+    connections (it answers a bare 503 past them); the app bounds the requests it works on."""
     import uvicorn
 
     from livemind.config import LiveMindConfig
@@ -24,4 +25,4 @@ def serve(config=None) -> None:
     config = config or LiveMindConfig()
     app = create_app(config)
     uvicorn.run(app, host=config.server.host, port=config.server.port, log_level=config.server.log_level,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, limit_concurrency=config.server.limits.max_connections)

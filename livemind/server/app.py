@@ -1,5 +1,6 @@
-"""The HTTP layer: routes, the API key, body limits, client disconnects, and the one exception
-handler that turns every error into OpenAI's error shape (through :func:`error_reply`).
+"""The HTTP layer: routes, the API key, the bounds (body size and depth, concurrent requests, the
+request timeout), client disconnects, the OpenAPI document, and the one exception handler that
+turns every error into OpenAI's error shape (through :func:`error_reply`).
 
 >>> app = create_app(LiveMindConfig.load("livemind.toml"))     # doctest: +SKIP
 >>> uvicorn.run(app, host="127.0.0.1", port=8000)                # doctest: +SKIP
@@ -8,9 +9,9 @@ handler that turns every error into OpenAI's error shape (through :func:`error_r
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from contextlib import asynccontextmanager
+
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,14 +19,18 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from livemind import __version__
 from livemind.config import LiveMindConfig
-from livemind.errors import LiveMindError
-from livemind.server.errors import APIError, BodyTooLarge, InvalidRequest, Unauthorized, error_reply, log
+from livemind.errors import LiveMindError, Overloaded
+from livemind.server import openapi
+from livemind.server.body import parse_json, read_body
+from livemind.server.errors import APIError, BodyTimeout, InvalidRequest, Unauthorized, error_reply, log
 from livemind.server.metrics import ServerCounters, prometheus
-from livemind.server.protocol import ChatCompletionRequest
+from livemind.server.protocol import ChatCompletionRequest, Health, ModelCard, ModelList
 from livemind.server.serving import AUTO, PARALLEL, TURNS, ChatService
 
 _POLL_S = 0.05   # how often a non-streaming request checks that its client is still there
+_BIG_BODY = 64 << 10   # bodies past this many bytes are parsed on a worker thread, not the event loop
 
 
 class ClientGone(Exception):
@@ -64,23 +69,46 @@ class EventStream(StreamingResponse):
             await self.body_iterator.aclose()
 
 
-async def _read_json(request: Request, limit: int) -> dict:
-    """The request body as a JSON object, refusing more than ``limit`` bytes before reading them."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.", code="request_too_large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.", code="request_too_large")
+class ContainErrors:
+    """ASGI middleware: an unexpected exception before the response started becomes the exception
+    handler's 500 here. Starlette would answer it too but then re-raise it to the server, and
+    uvicorn closes a connection whose request raised: the client's next keep-alive request would
+    find it reset."""
+
+    def __init__(self, app, handle):
+        self.app, self.handle = app, handle
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            response = await self.handle(Request(scope), exc)
+            await response(scope, receive, send)
+
+
+async def _read_json(request: Request, limits, deadline: float) -> dict:
+    """The body as a JSON object, within the size and depth limits, arrived before ``deadline``
+    (the event loop's clock)."""
+    reading = read_body(request.stream(), limits.max_body_bytes, request.headers.get("content-length", ""))
     try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    return data
+        body = await asyncio.wait_for(reading, deadline - asyncio.get_running_loop().time())
+    except asyncio.TimeoutError:
+        raise BodyTimeout(f"The request body did not arrive within {limits.request_timeout:g} s.",
+                          code="request_timeout") from None
+    if len(body) > _BIG_BODY:
+        return await anyio.to_thread.run_sync(lambda: parse_json(body, max_depth=limits.max_json_depth))
+    return parse_json(body, max_depth=limits.max_json_depth)
 
 
 def _parse(data: dict) -> ChatCompletionRequest:
@@ -123,7 +151,7 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
     service = ChatService(mind, config, counters)
     limits = config.server.limits
     api_key = config.server.key()
-    known_models = {AUTO, PARALLEL, TURNS, *mind.pool.experts}
+    known_models = [AUTO, PARALLEL, TURNS, *mind.pool.experts]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -132,24 +160,30 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
                 await mind.router.prepare()
             yield
 
-    app = FastAPI(title="LiveMind", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="LiveMind", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json", separate_input_output_schemas=False,
+                  description="An OpenAI-compatible API over a team of local language models.")
     app.state.mind, app.state.counters, app.state.config = mind, counters, config
+    app.openapi = lambda: openapi.openapi_document(app, limits, known_models, secured=api_key is not None)
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
+        extra = {}
         if isinstance(exc, RequestValidationError):
             exc = InvalidRequest("Invalid request.")
         elif isinstance(exc, HTTPException):   # routing: no such path, or a wrong method
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
             routing = APIError(f"{code.replace('_', ' ').capitalize()}.", code=code)
-            routing.status = exc.status_code
+            routing.status, extra = exc.status_code, dict(exc.headers or {})   # a 405 keeps its Allow
             exc = routing
         status, body, headers = error_reply(exc, retry_after=limits.retry_after)
+        headers = {**extra, **headers}
         if body["error"]["code"] == "internal_error":
             log.error("unexpected error on %s", request.url.path, exc_info=exc)
         return JSONResponse(body, status_code=status, headers=headers)
 
     for kind in (APIError, LiveMindError, RequestValidationError, HTTPException, ValueError, Exception):
         app.add_exception_handler(kind, handle)
+    app.add_middleware(ContainErrors, handle=handle)
 
     async def require_key(request: Request) -> None:
         if api_key is None:
@@ -159,20 +193,21 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
             raise Unauthorized("Missing or invalid API key: send 'Authorization: Bearer <key>'.",
                                code="invalid_api_key")
 
-    @app.get("/health")
-    async def health() -> dict:
+    @app.get("/health", response_model=Health, response_model_exclude_none=True, responses=openapi.ERRORS_ANY)
+    async def health() -> Health:
         """"ok", or "degraded" with the models whose engine died (each reloads on its next
         request, so the server still answers); never needs a key, never loads a model."""
         unhealthy = mind.pool.unhealthy()
-        return {"status": "degraded", "unhealthy": unhealthy} if unhealthy else {"status": "ok"}
+        return Health(status="degraded", unhealthy=unhealthy) if unhealthy else Health(status="ok")
 
     api = APIRouter(dependencies=[Depends(require_key)])
 
-    @api.get("/v1/models")
-    async def models() -> dict:
-        return service.models().model_dump()
+    @api.get("/v1/models", response_model=ModelList, responses=openapi.ERRORS_ANY)
+    async def models() -> ModelList:
+        """Every expert, and the virtual models livemind-auto, livemind-parallel and livemind-turns."""
+        return service.models()
 
-    @api.get("/stats")
+    @api.get("/stats", responses=openapi.ERRORS_ANY)
     async def stats() -> dict:
         """The pool's, governor's, router's and server's figures; never wakes a model."""
         router = mind.router
@@ -180,30 +215,38 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
                 "router": {"kind": type(router).__name__ if router is not None else None,
                            "threshold": getattr(router, "threshold", None), "routes": dict(counters.routes)}}
 
-    @api.get("/metrics")
+    @api.get("/metrics", response_class=PlainTextResponse, responses=openapi.ERRORS_ANY)
     async def metrics() -> PlainTextResponse:
+        """The counters and the pool's figures in Prometheus text format."""
         return PlainTextResponse(prometheus(counters, mind.pool.stats()), media_type="text/plain; version=0.0.4")
 
-    @api.get("/v1/models/{model}")
-    async def model(model: str) -> dict:
-        return service.model(model).model_dump()
+    @api.get("/v1/models/{model}", response_model=ModelCard, responses=openapi.ERRORS_MODEL)
+    async def model(model: str) -> ModelCard:
+        """One entry of /v1/models."""
+        return service.model(model)
 
     def gone() -> None:
         counters.disconnects += 1
 
-    @api.post("/v1/chat/completions")
+    @api.post("/v1/chat/completions", responses=openapi.CHAT_RESPONSES, openapi_extra=openapi.CHAT_BODY)
     async def chat(request: Request):
+        """A chat completion, whole or streamed (``"stream": true``), OpenAI's way."""
+        if counters.in_flight >= limits.max_concurrent_requests:
+            counters.finished("unknown", 503)
+            raise Overloaded("the server's queue of concurrent requests", limits.max_concurrent_requests,
+                             retry_after=limits.retry_after)
+        deadline = asyncio.get_running_loop().time() + limits.request_timeout
         counters.in_flight += 1
         label, status, streaming = "unknown", 200, False
         try:
-            req = _parse(await _read_json(request, limits.max_body_bytes))
+            req = _parse(await _read_json(request, limits, deadline))
             label = req.model if req.model in known_models else "unknown"
             if not req.stream:
                 async def answer():
-                    return await service.complete(req, await service.start(req))
+                    return await service.complete(req, await service.start(req, deadline))
 
                 return JSONResponse((await _until_disconnected(request, answer())).model_dump(exclude_none=True))
-            gen = await _until_disconnected(request, service.start(req))
+            gen = await _until_disconnected(request, service.start(req, deadline))
 
             async def body():
                 try:

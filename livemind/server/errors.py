@@ -6,17 +6,22 @@ same body as its last ``data:`` frame.
 
 Messages never echo what the user sent: they name the parameter and the rule, not the value.
 
-| error                                   | status | code                |
-| --------------------------------------- | ------ | ------------------- |
-| invalid request (:class:`InvalidRequest`)| 400    | invalid_request / … |
-| prompt longer than the context          | 400    | context_length_exceeded |
-| missing or wrong API key                | 401    | invalid_api_key     |
-| unknown model / expert                  | 404    | model_not_found     |
-| body too large                          | 413    | request_too_large   |
-| memory short now (retryable)            | 503    | memory_budget_exceeded (+ Retry-After) |
-| a bounded queue is full (retryable)     | 503    | overloaded (+ Retry-After) |
-| model can never fit the budget          | 507    | model_too_large (+ x-should-retry: false) |
-| a backend failed                        | 502    | backend_error       |
+| error                                          | status | code                    |
+| ---------------------------------------------- | ------ | ----------------------- |
+| invalid request (:class:`InvalidRequest`)      | 400    | invalid_request / …     |
+| body not JSON, too deeply nested, NaN          | 400    | invalid_json            |
+| prompt longer than the context                 | 400    | context_length_exceeded |
+| missing or wrong API key                       | 401    | invalid_api_key         |
+| unknown model / expert                         | 404    | model_not_found         |
+| the body did not arrive in time                | 408    | request_timeout         |
+| body too large                                 | 413    | request_too_large       |
+| an unexpected error (a bug)                    | 500    | internal_error          |
+| a backend failed                               | 502    | backend_error           |
+| a synthesis failed after streaming began       | 502    | synthesis_failed (frame) |
+| memory short now (retryable)                   | 503    | memory_budget_exceeded (+ Retry-After) |
+| a bounded queue is full: the server's concurrent requests, the pool's or a model's waiters (retryable) | 503 | overloaded (+ Retry-After) |
+| the request ran past its timeout               | 504    | timeout                 |
+| model can never fit the budget                 | 507    | model_too_large (+ x-should-retry: false) |
 """
 
 from __future__ import annotations
@@ -65,6 +70,31 @@ class BodyTooLarge(APIError):
     status = 413
 
 
+class BodyTimeout(APIError):
+    """The request body did not arrive within the request timeout."""
+
+    status = 408
+
+
+class RequestTimeout(APIError):
+    """The request ran past ``[server.limits] request_timeout``; its generations are cancelled."""
+
+    status = 504
+    type = "server_error"
+
+    def __init__(self, seconds: float):
+        super().__init__(f"The request took longer than this server's limit of {seconds:g} s and was cancelled; "
+                         "ask for fewer tokens, or retry when the server is less busy.", code="timeout")
+
+
+class SynthesisBroke(APIError):
+    """A consensus's synthesis failed after part of it was streamed as content, so the expert
+    answer a whole response would fall back to cannot replace it."""
+
+    status = 502
+    type = "server_error"
+
+
 def _body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict:
     return ErrorResponse(error=ErrorInfo(message=message, type=type_, param=param, code=code)).model_dump()
 
@@ -97,8 +127,8 @@ def error_reply(exc: BaseException, *, retry_after: int = 5) -> tuple[int, dict,
                           "server_error", None, "backend_error"), headers
     if isinstance(exc, Overloaded):
         wait = max(1, int(round(exc.retry_after)))
-        return 503, _body("The server is busy; retry shortly.", "server_error", None, "overloaded"), \
-            {"Retry-After": str(wait)}
+        return 503, _body(f"The server is busy: {exc.what} is full (limit {exc.limit}); retry in {wait} s.",
+                          "server_error", None, "overloaded"), {"Retry-After": str(wait)}
     if isinstance(exc, Cancelled):
         return 503, _body("The request was cancelled (the server is shutting down).", "server_error", None,
                           "cancelled"), {}

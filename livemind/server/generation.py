@@ -4,7 +4,9 @@ side, their events merged into one queue tagged with the choice index.
 :meth:`Generation.start` waits until every choice has produced its first token (or finished):
 an error before then — unknown model, prompt too long, no memory — is raised to the caller
 while the HTTP response can still carry its status. :meth:`Generation.aclose` cancels every
-generation (the engine frees the sequence's slot at its next decode step)."""
+generation (the engine frees the sequence's slot at its next decode step). With a ``deadline``
+(the event loop's clock), waiting past it raises :class:`RequestTimeout`, from :meth:`start` or
+from the iteration alike."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from livemind.events import Done, Token
+from livemind.server.errors import RequestTimeout
 
 _END = object()
 
@@ -20,8 +23,10 @@ class Generation:
     """``n`` runs of ``mind.stream(messages, **targets[i])``. Iterate it for ``(index, event)``
     pairs; an exception from any run is raised from the iteration."""
 
-    def __init__(self, mind, messages: list[dict], targets: list[dict]):
+    def __init__(self, mind, messages: list[dict], targets: list[dict], *, deadline: float | None = None,
+                 timeout: float | None = None):
         self.mind, self.messages, self.targets = mind, messages, targets
+        self.deadline, self.timeout = deadline, timeout     # when it must end; the limit, to report
         self.n = len(targets)
         self._queue: asyncio.Queue = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -39,6 +44,14 @@ class Generation:
             await stream.aclose()
             self._queue.put_nowait((index, _END))
 
+    async def _next(self) -> tuple[int, object]:
+        if self.deadline is None:
+            return await self._queue.get()
+        try:
+            return await asyncio.wait_for(self._queue.get(), self.deadline - asyncio.get_running_loop().time())
+        except asyncio.TimeoutError:
+            raise RequestTimeout(self.timeout or 0) from None
+
     async def start(self) -> None:
         """Starts the runs and returns once each has begun answering (or finished). Raises the
         first error any run met before that, after cancelling the others."""
@@ -46,7 +59,7 @@ class Generation:
         begun: set[int] = set()
         try:
             while len(begun) < self.n:
-                index, item = await self._queue.get()
+                index, item = await self._next()
                 if isinstance(item, Exception):
                     raise item
                 self._buffer.append((index, item))
@@ -63,7 +76,7 @@ class Generation:
     async def __aiter__(self) -> AsyncIterator[tuple[int, object]]:
         pending, self._buffer = self._buffer, []
         while len(self._ended) < self.n:
-            index, item = pending.pop(0) if pending else await self._queue.get()
+            index, item = pending.pop(0) if pending else await self._next()
             if item is _END:
                 self._ended.add(index)
             elif isinstance(item, Exception):

@@ -1,20 +1,33 @@
 """The wire format: OpenAI's chat completion request and response shapes as pydantic models,
 and nothing else (no serving logic here). Unknown request fields are accepted and ignored;
-a known field the engine cannot honour is refused by :meth:`ChatCompletionRequest.unsupported`."""
+a known field the engine cannot honour is refused by :meth:`ChatCompletionRequest.unsupported`.
+Types are strict, as the published schema says (``"max_tokens": "5"`` is refused, not coerced)."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from livemind.engine.sampling import MIN_TEMPERATURE
 
 
+# far past any useful value either way; in between, penalized logits stay finite (5e-324 made them inf)
+MIN_REPETITION_PENALTY, MAX_REPETITION_PENALTY = 0.01, 100.0
+
+
+def _integral(v):
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+# An integer as JSON Schema counts them: 2.0 is one (and still refused in strict mode: "2", true, 2.5).
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+
+
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 # ---------------------------------------------------------------------- request
@@ -50,22 +63,22 @@ class ChatCompletionRequest(_Open):
 
     messages: list[ChatMessage] = Field(min_length=1)
     model: str = "livemind-auto"
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: JsonInt | None = Field(None, ge=1)
+    max_completion_tokens: JsonInt | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    seed: int | None = None
+    seed: JsonInt | None = None
     stop: str | list[str] | None = None
-    n: int = Field(1, ge=1)
+    n: JsonInt = Field(1, ge=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     # LiveMind's own sampling options
-    top_k: int | None = Field(None, ge=0)
+    top_k: JsonInt | None = Field(None, ge=0)
     min_p: float | None = Field(None, ge=0, lt=1)
-    repetition_penalty: float | None = Field(None, gt=0)
+    repetition_penalty: float | None = Field(None, ge=MIN_REPETITION_PENALTY, le=MAX_REPETITION_PENALTY)
     # known to OpenAI, honoured only in their neutral form (see unsupported())
     logprobs: bool | None = None
-    top_logprobs: int | None = None
+    top_logprobs: JsonInt | None = None
     tools: list[Any] | None = None
     functions: list[Any] | None = None
     tool_choice: Any = None
@@ -121,6 +134,27 @@ class ChatCompletionRequest(_Open):
             if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
                 checks.append((f"messages[{i}].content", True, "only text content parts are supported"))
         return next(((p, why) for p, bad, why in checks if bad), None)
+
+
+# What unsupported() lets through, as JSON Schema for the published document (each field may also
+# be null or left out): keep the two in step. Messages may have the roles in SUPPORTED_ROLES and
+# text parts only.
+NEUTRAL = {
+    "logprobs": {"const": False},
+    "top_logprobs": {"const": 0},
+    "tools": {"type": "array", "maxItems": 0},
+    "functions": {"type": "array", "maxItems": 0},
+    "tool_choice": {"const": "none"},
+    "function_call": {"const": "none"},
+    "response_format": {"type": "object", "properties": {"type": {"const": "text"}}},
+    "presence_penalty": {"const": 0},
+    "frequency_penalty": {"const": 0},
+    "logit_bias": {"type": "object", "maxProperties": 0},
+    "audio": {"type": "null"},
+    "modalities": {"type": "array", "items": {"const": "text"}},
+    "prediction": {"type": "null"},
+}
+SUPPORTED_ROLES = ("system", "developer", "user", "assistant")
 
 
 # ---------------------------------------------------------------------- response
@@ -200,6 +234,11 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    unhealthy: list[str] | None = None          # models whose engine died (each reloads on its next request)
 
 
 class ErrorInfo(BaseModel):

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 from livemind.config import LiveMindConfig
 from livemind.consensus import Parallel, Turns
-from livemind.events import Done, ExpertFailed, Result, RouteChosen, Token
-from livemind.server.errors import InvalidRequest, NotFound, error_reply
+from livemind.events import Done, ExpertFailed, Notice, Result, RouteChosen, Token
+from livemind.server.errors import InvalidRequest, NotFound, SynthesisBroke, error_reply
 from livemind.server.generation import Generation
 from livemind.server.metrics import ServerCounters
 from livemind.server.protocol import (
@@ -34,7 +34,7 @@ from livemind.server.protocol import (
 
 AUTO, PARALLEL, TURNS = "livemind-auto", "livemind-parallel", "livemind-turns"
 _SAMPLING = ("temperature", "top_p", "seed", "top_k", "min_p", "repetition_penalty")
-_MAX_STOP_CHARS = 256
+MAX_STOP_CHARS = 256
 
 
 def _route(decision) -> dict:
@@ -49,7 +49,22 @@ def _details(result: Result) -> dict:
         out["route"] = _route(result.route)
     if result.strategy != "single":
         out["answers"] = [a.model_dump(exclude_none=True) for a in result.answers]
+    if result.notices:
+        out["notices"] = [_notice(n) for n in result.notices]
     return out
+
+
+def _notice(notice: Notice) -> dict:
+    return notice.model_dump(exclude={"type"}, exclude_none=True)
+
+
+def _unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (JSON's \\u escapes can spell lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _final_tokens(result: Result) -> int:
@@ -59,7 +74,8 @@ def _final_tokens(result: Result) -> int:
         return result.usage.completion_tokens
     synth = result.usage.completion_tokens - sum(a.usage.completion_tokens for a in result.answers)
     answered = [a for a in result.answers if a.error is None]
-    return synth if synth > 0 else (answered[-1].usage.completion_tokens if answered else 0)
+    final = next((a for a in answered if a.text == result.text), answered[-1] if answered else None)
+    return synth if synth > 0 else (final.usage.completion_tokens if final else 0)
 
 
 class _Choice:
@@ -139,25 +155,32 @@ class ChatService:
             raise InvalidRequest(f"At most {lim.max_messages} messages are allowed.", param="messages")
         if req.n > lim.max_n:
             raise InvalidRequest(f"'n' may be at most {lim.max_n}.", param="n")
+        for param in ("max_tokens", "max_completion_tokens"):   # each, even the one not used
+            if (getattr(req, param) or 0) > lim.max_tokens:
+                raise InvalidRequest(f"'{param}' may be at most {lim.max_tokens}.", param=param)
         max_tokens = req.max_completion_tokens or req.max_tokens or lim.default_max_tokens
-        if max_tokens > lim.max_tokens:
-            raise InvalidRequest(f"'max_tokens' may be at most {lim.max_tokens}.",
-                                 param="max_completion_tokens" if req.max_completion_tokens else "max_tokens")
         stop = req.stop or []
         if len(stop) > lim.max_stop:
             raise InvalidRequest(f"At most {lim.max_stop} stop strings are allowed.", param="stop")
-        if any(not s or len(s) > _MAX_STOP_CHARS for s in stop):
-            raise InvalidRequest(f"Each stop string must have 1 to {_MAX_STOP_CHARS} characters.", param="stop")
+        if any(not s or len(s) > MAX_STOP_CHARS for s in stop):
+            raise InvalidRequest(f"Each stop string must have 1 to {MAX_STOP_CHARS} characters.", param="stop")
+        if not all(map(_unicode, stop)):
+            raise InvalidRequest("Stop strings must be valid Unicode (no lone surrogates).", param="stop")
         sampling = {k: getattr(req, k) for k in _SAMPLING if getattr(req, k) is not None}
         sampling["max_tokens"] = max_tokens
         if stop:
             sampling["stop"] = tuple(stop)
         messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
+        for i, m in enumerate(messages):
+            if not _unicode(m["content"]):
+                raise InvalidRequest("Message content must be valid Unicode (no lone surrogates).",
+                                     param=f"messages[{i}].content")
         return messages, sampling
 
-    async def start(self, req: ChatCompletionRequest) -> Generation:
+    async def start(self, req: ChatCompletionRequest, deadline: float | None = None) -> Generation:
         """Checks ``req`` and starts its ``n`` generations; returns once each has begun. Raises
-        (before any byte of the response) when the request is invalid or cannot be served."""
+        (before any byte of the response) when the request is invalid or cannot be served.
+        ``deadline`` (the event loop's clock) bounds the whole generation (see Generation)."""
         messages, sampling = self._check(req)
         target = self._target(req.model)
         targets = []
@@ -166,7 +189,7 @@ class ChatService:
             if "seed" in s and i:
                 s["seed"] += i
             targets.append({**target, **s})
-        gen = Generation(self.mind, messages, targets)
+        gen = Generation(self.mind, messages, targets, deadline=deadline, timeout=self.limits.request_timeout)
         await gen.start()
         return gen
 
@@ -253,9 +276,15 @@ class ChatService:
                                 livemind={"expert": ev.expert, "stage": ev.stage, "delta": ev.delta})]
         if isinstance(ev, ExpertFailed):
             return [ChunkChoice(index=i, delta=Delta(), livemind={"expert": ev.expert, "failed": ev.error})]
+        if isinstance(ev, Notice):
+            return [ChunkChoice(index=i, delta=Delta(), livemind={"notice": _notice(ev)})]
         if isinstance(ev, Done):
             out = []
             text = ev.result.text
+            if not text.startswith(choice.sent):   # a fallback answer after part of the synthesis went out
+                raise SynthesisBroke("The consensus's synthesis failed after part of it was streamed; retry, "
+                                     "or ask without streaming to get an expert's answer instead.",
+                                     code="synthesis_failed")
             if text != choice.sent and text.startswith(choice.sent):   # a consensus whose final
                 out.append(ChunkChoice(index=i, delta=Delta(content=text[len(choice.sent):])))  # text was not streamed
                 choice.sent = text
