@@ -173,7 +173,8 @@ class VLLMBackend:
             engine_args = AsyncEngineArgs(model=str(self.path), **args)
             self._engine = await asyncio.to_thread(AsyncLLM.from_engine_args, engine_args)
         except Exception as exc:
-            raise ModelLoadError(self.path, f"vLLM could not start it: {type(exc).__name__}: {exc}") from exc
+            raise ModelLoadError(self.path, f"vLLM could not start it: {type(exc).__name__}: {exc}"
+                                            f"{_spawn_hint()}") from exc
 
     async def unload(self) -> None:
         """Stops the engine: its processes exit (and are reaped) and their memory returns to the system."""
@@ -265,6 +266,28 @@ class VLLMBackend:
         if isinstance(exc, EngineGenerateError) and exc.__cause__ is not None:
             exc = exc.__cause__
         return BackendError(self.key, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
+def _spawn_hint(main=None) -> str:
+    """Advice when the script that runs us has no ``if __name__ == "__main__":`` guard. vLLM
+    starts its engine with "spawn": the child imports the script again, and a script that builds
+    and loads a VLLMBackend at its top level starts a second engine from inside the first one's
+    start, which vLLM reports only as "Engine core initialization failed"."""
+    import sys
+
+    main = main if main is not None else sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return ""                                 # python -c, a REPL, a notebook, pytest: not this case
+    try:
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    if "__main__" in source:
+        return ""
+    return (f". {Path(path).name} has no `if __name__ == \"__main__\":` guard: vLLM starts its engine in a "
+            "new process that imports the script again (multiprocessing 'spawn'), so put the code that "
+            "creates and uses the model under that guard")
 
 
 def _engine_processes(engine) -> list:

@@ -107,3 +107,19 @@ def test_cli_convert_reports_errors_with_exit_status_1(tmp_path):
     out = subprocess.run([sys.executable, "-m", "livemind", "convert", "no-such-model", str(tmp_path / "o")],
                          capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr.startswith("livemind convert: ") and "known" in out.stderr
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_change(tmp_path):
+    """vLLM's 'spawn' re-imports the user's script; without the guard the error must say so."""
+    from types import SimpleNamespace
+
+    from livemind.backends.vllm import _spawn_hint
+
+    bare = tmp_path / "team.py"
+    bare.write_text("import livemind\nbackend = livemind.VLLMBackend('m')\n")
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("if __name__ == '__main__':\n    pass\n")
+    assert "__main__" in _spawn_hint(SimpleNamespace(__file__=str(bare))) and "spawn" in _spawn_hint(
+        SimpleNamespace(__file__=str(bare)))
+    assert _spawn_hint(SimpleNamespace(__file__=str(guarded))) == ""
+    assert _spawn_hint(SimpleNamespace()) == ""                     # python -c, a REPL
