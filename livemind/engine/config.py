@@ -14,6 +14,12 @@ from livemind.engine.gguf import GGUFFile
 from livemind.errors import ModelLoadError
 
 SUPPORTED_ARCHITECTURES = ("llama", "gemma3")
+INT32_MAX = 2**31 - 1       # the native step's sizes and positions are int32
+FLOAT32_MAX = 3.4028234663852886e38   # the step's RoPE base is a float
+MAX_LAYERS = 4096           # the native step's limit (kernels/python/bind_model.c)
+# Longer than any released model's trained context (10M tokens); a larger value is corruption,
+# and the default KV cache is sized by it.
+MAX_CONTEXT = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -53,28 +59,23 @@ class ModelConfig:
         if arch not in SUPPORTED_ARCHITECTURES:
             raise ModelLoadError(f.path, f"architecture {arch!r} is not supported "
                                          f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})")
-        md = f.metadata
 
-        def get(key: str, default=None, kind=int):
-            value = md.get(f"{arch}.{key}", default)
-            if value is None:
-                raise ModelLoadError(f.path, f"metadata has no {arch}.{key}")
-            try:
-                return kind(value)
-            except (TypeError, ValueError):
-                raise ModelLoadError(f.path, f"metadata {arch}.{key} = {value!r} is not a {kind.__name__}") from None
+        def get(key: str, default=None, *, lo=1, hi=INT32_MAX, kind=int, open_lo=False):
+            return _checked(f, f"{arch}.{key}", default, lo, hi, kind, open_lo)
 
+        # every value is checked before anything is derived from it: a head count of 0 must be
+        # this error, not a ZeroDivisionError three lines down
         n_embd, n_head = get("embedding_length"), get("attention.head_count")
-        head_dim = get("attention.key_length", n_embd // max(n_head, 1))
-        embd = f.tensors.get("token_embd.weight")
-        if embd is None:
-            raise ModelLoadError(f.path, "no token_embd.weight tensor")
+        head_dim = get("attention.key_length", n_embd // n_head, lo=2)
+        n_vocab = _vocab_size(f, n_embd)
         common = dict(
-            arch=arch, n_vocab=int(embd.shape[0]), n_ctx_train=get("context_length"), n_embd=n_embd,
-            n_layer=get("block_count"), n_head=n_head, n_head_kv=get("attention.head_count_kv", n_head),
+            arch=arch, n_vocab=n_vocab, n_ctx_train=get("context_length", hi=MAX_CONTEXT), n_embd=n_embd,
+            n_layer=get("block_count", hi=MAX_LAYERS), n_head=n_head,
+            n_head_kv=get("attention.head_count_kv", n_head, hi=n_head),
             head_dim=head_dim, head_dim_v=get("attention.value_length", head_dim), n_ff=get("feed_forward_length"),
-            norm_eps=get("attention.layer_norm_rms_epsilon", kind=float),
-            rope_theta=get("rope.freq_base", 10000.0, float), tied_output="output.weight" not in f.tensors,
+            norm_eps=get("attention.layer_norm_rms_epsilon", lo=0.0, hi=1.0, kind=float),
+            rope_theta=get("rope.freq_base", 10000.0, lo=0.0, hi=FLOAT32_MAX, kind=float, open_lo=True),
+            tied_output="output.weight" not in f.tensors,
         )
         if arch == "llama":
             cfg = cls(**common, rope_theta_local=common["rope_theta"], rope_style="normal", sliding_window=0,
@@ -82,17 +83,48 @@ class ModelConfig:
                       qk_norm=False, post_norms=False)
         else:  # gemma3: 5 sliding layers (RoPE base 10k) then 1 global, scaled embeddings, extra norms
             cfg = cls(**common, rope_theta_local=10000.0, rope_style="neox",
-                      sliding_window=get("attention.sliding_window", 0), swa_pattern=6, activation="gelu",
+                      sliding_window=get("attention.sliding_window", 0, lo=0), swa_pattern=6, activation="gelu",
                       embed_scale=math.sqrt(n_embd), attn_scale=1.0 / math.sqrt(head_dim),
                       qk_norm=True, post_norms=True)
         cfg._validate(f)
         return cfg
 
     def _validate(self, f: GGUFFile) -> None:
-        for name in ("n_vocab", "n_ctx_train", "n_embd", "n_layer", "n_head", "n_head_kv", "head_dim", "n_ff"):
-            if getattr(self, name) <= 0:
-                raise ModelLoadError(f.path, f"{name} = {getattr(self, name)} must be positive")
         if self.n_head % self.n_head_kv:
             raise ModelLoadError(f.path, f"{self.n_head} query heads do not group over {self.n_head_kv} KV heads")
         if self.head_dim % 2:
             raise ModelLoadError(f.path, f"head dimension {self.head_dim} must be even for RoPE")
+        if self.head_dim_v != self.head_dim:
+            raise ModelLoadError(f.path, f"value heads of width {self.head_dim_v} differ from key heads of width "
+                                         f"{self.head_dim}: the engine's attention needs them equal")
+
+
+def _checked(f: GGUFFile, key: str, default, lo, hi, kind, open_lo: bool):
+    """Metadata ``key`` (or ``default`` when absent) as a ``kind`` within [lo, hi] ((lo, hi] when
+    ``open_lo``). Strict: a string, an array, a bool or a fraction where an integer belongs is a
+    corrupt file, not something to coerce; NaN is in no range."""
+    value = f.metadata.get(key, default)
+    if value is None:
+        raise ModelLoadError(f.path, f"metadata has no {key}")
+    shown = f"metadata {key}" if key in f.metadata else f"{key} (absent from the file: the default)"
+    ok_types = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_types):
+        raise ModelLoadError(f.path, f"{shown} = {value!r} is not {'an integer' if kind is int else 'a number'}")
+    if not (lo < value <= hi if open_lo else lo <= value <= hi):
+        raise ModelLoadError(f.path, f"{shown} = {value!r} is out of range {'(' if open_lo else '['}{lo}, {hi}]")
+    return kind(value)
+
+
+def _vocab_size(f: GGUFFile, n_embd: int) -> int:
+    """Rows of the token embedding, which must be (n_vocab, n_embd) and agree with the
+    tokenizer: every id the tokenizer makes is looked up there, and every id the model scores
+    must decode."""
+    embd = f.require("token_embd.weight")
+    if len(embd.shape) != 2 or embd.shape[1] != n_embd or embd.shape[0] > INT32_MAX:
+        raise ModelLoadError(f.path, f"token_embd.weight has shape {embd.shape}, not (n_vocab, {n_embd})")
+    n_vocab = embd.shape[0]
+    tokens = f.metadata.get("tokenizer.ggml.tokens")
+    if isinstance(tokens, list) and len(tokens) != n_vocab:
+        raise ModelLoadError(f.path, f"the tokenizer has {len(tokens)} tokens but token_embd.weight has "
+                                     f"{n_vocab} rows")
+    return n_vocab

@@ -26,6 +26,7 @@ MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 MAX_DIMS = 4                # ggml's GGML_MAX_DIMS
 MAX_NAME = 64 * 1024        # generous; ggml itself caps tensor names at 64 bytes
+MAX_ALIGNMENT = 1 << 30     # a gigantic page; anything larger is a corrupt value, not a layout
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,24 @@ class _Cursor:
         raise self.fail(f"{what}: unknown value type {vtype}")
 
 
+def _alignment(value: Any, cur: _Cursor) -> int:
+    """``general.alignment``: a power of two, as an integer value (the spec says u32)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise cur.fail(f"general.alignment is {value!r}, not an integer")
+    if not 1 <= value <= MAX_ALIGNMENT or value & (value - 1):
+        raise cur.fail(f"general.alignment {value} is not a power of two from 1 to {MAX_ALIGNMENT}")
+    return value
+
+
+def _check_disjoint(tensors, cur: _Cursor) -> None:
+    """Tensors may leave gaps but not share bytes: overlapping data means the offsets are corrupt
+    (llama.cpp goes further and wants them packed in order)."""
+    spans = sorted((t.offset, t.offset + t.nbytes, t.name) for t in tensors)
+    for (_, end, name), (start, _, other) in zip(spans, spans[1:]):
+        if start < end:
+            raise cur.fail(f"tensors {name!r} and {other!r} overlap in the file (bytes {start} to {end})")
+
+
 class GGUFFile:
     """A GGUF file, mapped read-only and validated on open.
 
@@ -170,12 +189,11 @@ class GGUFFile:
         self.metadata: dict[str, Any] = {}
         for i in range(n_kv):
             key = cur.string(f"metadata key #{i}", limit=MAX_NAME)
+            if key in self.metadata:   # which one would count is a guess; llama.cpp refuses too
+                raise cur.fail(f"metadata key {key!r} appears twice")
             vtype = cur.u32(f"type of {key!r}")
             self.metadata[key] = cur.value(vtype, f"metadata {key!r}")
-
-        self.alignment = int(self.metadata.get("general.alignment", 32))
-        if self.alignment <= 0 or self.alignment & (self.alignment - 1):
-            raise cur.fail(f"general.alignment {self.alignment} is not a power of two")
+        self.alignment = _alignment(self.metadata.get("general.alignment", 32), cur)
 
         infos = []
         for i in range(n_tensors):
@@ -192,6 +210,7 @@ class GGUFFile:
         self.tensors: dict[str, TensorInfo] = {}
         for name, dims, type_id, offset in infos:
             self.tensors[name] = self._check_tensor(name, dims, type_id, offset, cur)
+        _check_disjoint(self.tensors.values(), cur)
 
     def _check_tensor(self, name, dims, type_id, offset, cur: _Cursor) -> TensorInfo:
         if name in self.tensors:
@@ -224,6 +243,14 @@ class GGUFFile:
         if not isinstance(arch, str):
             raise ModelLoadError(self.path, "metadata has no general.architecture")
         return arch
+
+    def require(self, name: str) -> TensorInfo:
+        """The info of a tensor the model cannot do without: a file that lacks it is a
+        :class:`ModelLoadError` naming it (a plain lookup in :attr:`tensors` is a KeyError)."""
+        info = self.tensors.get(name)
+        if info is None:
+            raise ModelLoadError(self.path, f"tensor {name!r} is missing ({self.architecture} models need it)")
+        return info
 
     def tensor_data(self, name: str) -> np.ndarray:
         """The tensor's bytes without copying: F32/F16/BF16-free typed arrays in numpy order for

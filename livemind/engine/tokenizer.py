@@ -22,6 +22,7 @@ from livemind.engine._bpe import BPEModel
 from livemind.engine._spm import SPMModel
 from livemind.engine._vocab import CONTROL, UNKNOWN, USER_DEFINED, load_vocab
 from livemind.engine.gguf import GGUFFile
+from livemind.errors import ModelLoadError
 
 
 ESCAPE = "\ufdd0"   # marks control-token text that is data (see Tokenizer.escape)
@@ -51,8 +52,12 @@ class Tokenizer:
             with GGUFFile(gguf) as f:
                 return cls.from_gguf(f)
         vocab = load_vocab(gguf.metadata, str(gguf.path))
+        merges = gguf.metadata.get("tokenizer.ggml.merges")
+        # checked whatever the model: the loader's memory estimate counts these strings too
+        if merges is not None and not isinstance(merges, list):
+            raise ModelLoadError(gguf.path, "tokenizer.ggml.merges is not a list of strings")
         if vocab.model == "gpt2":
-            return cls(BPEModel(vocab, gguf.metadata.get("tokenizer.ggml.merges")))
+            return cls(BPEModel(vocab, merges))
         return cls(SPMModel(vocab))
 
     # -- what the vocabulary says ---------------------------------------------------------------
