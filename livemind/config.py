@@ -50,7 +50,8 @@ class PoolConfig(_Section):
     pinned: list[str] = Field(default_factory=list)
     context: int = Field(4096, ge=16)
     kv_dtype: Literal["f16", "fp8", "f32"] = "f16"
-    max_waiting: int = Field(64, ge=0)          # requests waiting for a place under max_loaded; more: Overloaded
+    max_waiting: int = Field(64, ge=0)          # requests waiting for a place under max_loaded, and for a
+                                                # native model's KV slot; more: Overloaded
 
 
 class GovernorConfig(_Section):
@@ -104,6 +105,7 @@ class ServerConfig(_Section):
     port: int = Field(8000, ge=0, le=65535)
     api_key: str | None = None
     log_level: str = "info"
+    shutdown_grace: float = Field(8.0, ge=0)   # seconds in-flight requests get after SIGTERM (docs/server.md)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     def key(self) -> str | None:

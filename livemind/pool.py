@@ -82,8 +82,9 @@ class ExpertPool:
     ``idle_ttl`` overrides it; the smallest among experts sharing a model applies); ``pinned``
     experts' models are never unloaded before the pool closes; ``context`` and ``kv_dtype``
     configure the native backends made for experts given by ``model=``. At most ``max_waiting``
-    requests wait for a place under the cap (every resident model busy); one more raises
-    :class:`~livemind.errors.Overloaded` at once instead of queueing without bound.
+    requests wait for a place under the cap (every resident model busy), and as many for a KV slot
+    of each native model the pool makes; one more raises :class:`~livemind.errors.Overloaded` at
+    once instead of queueing without bound.
 
     >>> pool = ExpertPool([Expert("a", model="smollm2-135m-instruct")], max_loaded=1)
     >>> pool.experts
@@ -160,7 +161,8 @@ class ExpertPool:
         from livemind.backends.native import NativeBackend
         from livemind.models import resolve_model
 
-        return NativeBackend(resolve_model(expert.model), context=self.context, kv_dtype=self.kv_dtype)
+        return NativeBackend(resolve_model(expert.model), context=self.context, kv_dtype=self.kv_dtype,
+                             max_waiting=self.max_waiting)
 
     def _register(self, name: str, backend: Backend) -> _Slot:
         if name in self._slot_of:
@@ -532,6 +534,7 @@ class ExpertPool:
                 key=s.key, state=s.state, experts=list(s.experts), pinned=s.pinned, idle_ttl=s.ttl,
                 estimate_bytes=self._charge(s) if s.raw is not None else None, measured_bytes=s.measured,
                 load_seconds=s.load_seconds, last_used=used, in_flight=s.in_flight,
+                generating=s.backend.in_flight() if s.state == "loaded" else 0,
                 idle_seconds=now - s.last_used if s.used_at is not None else None,
                 healthy=s.state != "loaded" or s.backend.healthy)
         return PoolStats(max_loaded=self.max_loaded, loaded=sum(s.state == "loaded" for s in self._slots.values()),

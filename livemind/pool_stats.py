@@ -17,8 +17,10 @@ class ModelStats(BaseModel):
     """One model in the pool. ``estimate_bytes`` is what the governor counts for it (the
     backend's estimate, raised by measurement; None until known), ``measured_bytes`` the growth
     measured at its last load (None when not loaded or not measurable). ``idle_seconds`` is the
-    time since its last use ended or began. ``healthy`` is False for a loaded model whose
-    engine died (it reloads on its next request)."""
+    time since its last use ended or began. ``in_flight`` counts the pool's leases of the model,
+    ``generating`` the generations its backend holds (for the native engine: sequences in a KV
+    slot or waiting for one); both are 0 once every request on it has ended or been cancelled.
+    ``healthy`` is False for a loaded model whose engine died (it reloads on its next request)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -33,6 +35,7 @@ class ModelStats(BaseModel):
     last_used: datetime | None
     idle_seconds: float | None
     in_flight: int
+    generating: int = 0
     healthy: bool = True
 
 

@@ -22,11 +22,12 @@ class NativeBackend:
     """
 
     def __init__(self, path: str | Path, *, context: int = 4096, kv_dtype: str = "f16", threads: int | None = None,
-                 max_sequences: int = 8):
+                 max_sequences: int = 8, max_waiting: int = 64):
         if kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.path = Path(path)
         self.context, self.kv_dtype, self.threads, self.max_sequences = context, kv_dtype, threads, max_sequences
+        self.max_waiting = max_waiting   # generations queued for a KV slot; one more is Overloaded
         self.key = f"native:{self.path.resolve()}:{context}:{kv_dtype}"
         self._model = None
         self._shape = None   # (config, weight bytes), read once from the header
@@ -59,7 +60,7 @@ class NativeBackend:
 
             self._model = await asyncio.to_thread(Model, self.path, threads=self.threads, kv_dtype=self.kv_dtype,
                                                   context=self.context, n_seq=self.max_sequences,
-                                                  prefill_chunk=PREFILL_CHUNK)
+                                                  prefill_chunk=PREFILL_CHUNK, max_waiting=self.max_waiting)
 
     async def unload(self) -> None:
         model, self._model = self._model, None

@@ -164,6 +164,7 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
                   openapi_url="/openapi.json", separate_input_output_schemas=False,
                   description="An OpenAI-compatible API over a team of local language models.")
     app.state.mind, app.state.counters, app.state.config = mind, counters, config
+    app.state.drain = service.drain   # awaited by livemind serve on SIGTERM (server/lifecycle.py)
     app.openapi = lambda: openapi.openapi_document(app, limits, known_models, secured=api_key is not None)
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
@@ -231,10 +232,13 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
     @api.post("/v1/chat/completions", responses=openapi.CHAT_RESPONSES, openapi_extra=openapi.CHAT_BODY)
     async def chat(request: Request):
         """A chat completion, whole or streamed (``"stream": true``), OpenAI's way."""
-        if counters.in_flight >= limits.max_concurrent_requests:
+        refusal = service.drain.refusal()
+        if refusal is None and counters.in_flight >= limits.max_concurrent_requests:
+            refusal = Overloaded("the server's queue of concurrent requests", limits.max_concurrent_requests,
+                                 retry_after=limits.retry_after)
+        if refusal is not None:
             counters.finished("unknown", 503)
-            raise Overloaded("the server's queue of concurrent requests", limits.max_concurrent_requests,
-                             retry_after=limits.retry_after)
+            raise refusal
         deadline = asyncio.get_running_loop().time() + limits.request_timeout
         counters.in_flight += 1
         label, status, streaming = "unknown", 200, False

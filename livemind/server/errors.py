@@ -20,6 +20,7 @@ Messages never echo what the user sent: they name the parameter and the rule, no
 | a synthesis failed after streaming began       | 502    | synthesis_failed (frame) |
 | memory short now (retryable)                   | 503    | memory_budget_exceeded (+ Retry-After) |
 | a bounded queue is full: the server's concurrent requests, the pool's or a model's waiters (retryable) | 503 | overloaded (+ Retry-After) |
+| the server is shutting down (retryable)        | 503    | shutting_down (+ Retry-After) |
 | the request ran past its timeout               | 504    | timeout                 |
 | model can never fit the budget                 | 507    | model_too_large (+ x-should-retry: false) |
 """
@@ -47,6 +48,7 @@ class APIError(Exception):
 
     status = 400
     type = "invalid_request_error"
+    headers: dict[str, str] = {}   # sent with the error (a Retry-After)
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -102,7 +104,7 @@ def _body(message: str, type_: str, param: str | None = None, code: str | None =
 def error_reply(exc: BaseException, *, retry_after: int = 5) -> tuple[int, dict, dict[str, str]]:
     """``(status, body, headers)`` for ``exc``."""
     if isinstance(exc, APIError):
-        return exc.status, _body(exc.message, exc.type, exc.param, exc.code), {}
+        return exc.status, _body(exc.message, exc.type, exc.param, exc.code), dict(exc.headers)
     if isinstance(exc, UnknownExpert):
         return 404, _body("The model does not exist on this server; GET /v1/models lists them.",
                           "invalid_request_error", "model", "model_not_found"), {}

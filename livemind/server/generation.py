@@ -84,6 +84,11 @@ class Generation:
             else:
                 yield index, item
 
+    def interrupt(self, exc: Exception) -> None:
+        """Ends the request with ``exc``: raised from :meth:`start` or the iteration, wherever
+        the request is (the runs are cancelled by :meth:`aclose` as on any error)."""
+        self._queue.put_nowait((0, exc))
+
     async def aclose(self) -> None:
         """Cancels every run still going and waits until each has let go of its model."""
         for t in self._tasks:

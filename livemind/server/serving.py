@@ -16,6 +16,7 @@ from livemind.consensus import Parallel, Turns
 from livemind.events import Done, ExpertFailed, Notice, Result, RouteChosen, Token
 from livemind.server.errors import InvalidRequest, NotFound, SynthesisBroke, error_reply
 from livemind.server.generation import Generation
+from livemind.server.lifecycle import Drain
 from livemind.server.metrics import ServerCounters
 from livemind.server.protocol import (
     AssistantMessage,
@@ -99,6 +100,7 @@ class ChatService:
     def __init__(self, mind, config: LiveMindConfig, counters: ServerCounters):
         self.mind, self.config, self.counters = mind, config, counters
         self.limits = config.server.limits
+        self.drain = Drain(counters, self.limits.retry_after)
         c = config.consensus
         experts = c.experts or list(mind.pool.experts)
         self._strategies = {PARALLEL: lambda: Parallel(experts, synthesizer=c.synthesizer, timeout=c.timeout),
@@ -190,6 +192,7 @@ class ChatService:
                 s["seed"] += i
             targets.append({**target, **s})
         gen = Generation(self.mind, messages, targets, deadline=deadline, timeout=self.limits.request_timeout)
+        self.drain.track(gen)
         await gen.start()
         return gen
 

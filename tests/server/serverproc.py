@@ -39,10 +39,12 @@ class ChildServer:
     grace = 10.0   # seconds between terminate and kill
 
     def _start(self, cmd: list[str], log: Path, env: dict, timeout: float, what: str) -> None:
-        """Starts ``cmd`` and returns once its /health answers (fails the test if it never does)."""
+        """Starts ``cmd`` in a process group of its own (so that what it leaves behind can be
+        found) and returns once its /health answers (fails the test if it never does)."""
         self.log = log
         self._log_file = log.open("w")
-        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
+                                     process_group=0)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -70,13 +72,16 @@ class ChildServer:
 class Server(ChildServer):
     """A ``python -m livemind serve`` child process."""
 
-    def __init__(self, tmp: Path, config: str, *args: str):
+    def __init__(self, tmp: Path, config: str, *args: str, launcher: list[str] = ("-m", "livemind"),
+                 env: dict | None = None):
+        """``launcher``: what runs the ``livemind`` command (a test script that arms a fault
+        first, say); ``env``: more environment variables."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         path = tmp / "livemind.toml"
         path.write_text(config)
-        env = {k: v for k, v in os.environ.items() if k != "LIVEMIND_API_KEY"}
-        self._start([sys.executable, "-m", "livemind", "serve", "--config", str(path), "--port", str(self.port),
+        env = {**{k: v for k, v in os.environ.items() if k != "LIVEMIND_API_KEY"}, **(env or {})}
+        self._start([sys.executable, *launcher, "serve", "--config", str(path), "--port", str(self.port),
                      "--log-level", "warning", *args], tmp / "server.log", env, 60, "the server")
 
     def stats(self, key: str | None = API_KEY) -> dict:
@@ -87,11 +92,12 @@ class Server(ChildServer):
 
 
 def wait_idle(server: Server, timeout: float = 10.0) -> dict:
-    """/stats once nothing is in flight (the server's requests and every model's generations)."""
+    """/stats once nothing is in flight (the server's requests, the pool's leases and every
+    model's generations, its KV slots and queue)."""
     deadline = time.monotonic() + timeout
     while True:
         s = server.stats()
-        busy = s["server"]["in_flight"] + sum(m["in_flight"] for m in s["pool"]["models"].values())
+        busy = s["server"]["in_flight"] + sum(m["in_flight"] + m["generating"] for m in s["pool"]["models"].values())
         if busy == 0 or time.monotonic() > deadline:
             return s
         time.sleep(0.05)

@@ -64,7 +64,7 @@ def test_streaming_client_that_goes_away_cancels_its_generation(server, auth):
     t0 = time.monotonic()
     idle = wait_idle(server)
     assert idle["server"]["in_flight"] == 0
-    assert all(m["in_flight"] == 0 for m in idle["pool"]["models"].values())
+    assert all(m["in_flight"] == m["generating"] == 0 for m in idle["pool"]["models"].values())
     assert time.monotonic() - t0 < 5
     assert idle["server"]["disconnects"] == before + 1
 
@@ -91,7 +91,7 @@ def test_waiting_client_that_goes_away_cancels_its_generation(server, auth):
     assert errors, "the request finished before the client gave up: make it longer"
     idle = wait_idle(server)
     assert idle["server"]["in_flight"] == 0
-    assert all(m["in_flight"] == 0 for m in idle["pool"]["models"].values())
+    assert all(m["in_flight"] == m["generating"] == 0 for m in idle["pool"]["models"].values())
     assert idle["server"]["disconnects"] == before + 1
 
 
