@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     tb = bsub.add_parser("tokenizer", help="tokenizer speed beside llama.cpp's")
     lc = bsub.add_parser("long-context", help="Gemma-3 generating at 8K and 32K tokens of context: time and memory")
     lc.add_argument("--contexts", nargs="+", type=int, default=[8192, 32768])
+    sk = bsub.add_parser("soak", help="a server cycling models under a tight budget for 30 min: RSS over time")
+    sk.add_argument("--minutes", type=float, default=30.0)
+    sk.add_argument("--concurrency", type=int, default=4, help="clients looping at once (default 4)")
+    sk.add_argument("--budget-mib", type=int, default=700, help="[governor] budget_bytes in MiB (default 700)")
+    sk.add_argument("--context", type=int, default=1024)
+    sk.add_argument("--out", default="docs/benchmarks", help="folder for soak.{json,md,png} ('' for none)")
     e = bsub.add_parser("engine", help="the engine beside llama.cpp on the same GGUF files")
     e.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "gemma3-270m"])
     e.add_argument("--threads", nargs="+", type=int, default=[1, 2])
@@ -225,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         from livemind.bench import long_context
 
         return long_context.main(contexts=tuple(args.contexts))
+    if args.command == "bench" and args.suite == "soak":
+        from livemind.bench import soak
+
+        return soak.main(minutes=args.minutes, concurrency=args.concurrency, budget_mib=args.budget_mib,
+                         context=args.context, out=args.out or None)
     if args.command == "bench" and args.suite == "tokenizer":
         from livemind.bench import tokenizer
 

@@ -69,6 +69,7 @@ class VLLMBackend:
         self._engine = None
         self._config: dict | None = None
         self._open = 0
+        self._specials = None   # the tokenizer's special tokens, for escaping message text
 
     def __repr__(self) -> str:
         return f"VLLMBackend({str(self.path)!r})"
@@ -190,17 +191,31 @@ class VLLMBackend:
 
     async def _render(self, engine, request: GenerationRequest) -> dict:
         """The engine input for ``request``: chat messages through the model's chat template,
-        a prompt as it is; tokenized the way vLLM's own server does it."""
+        a prompt as it is; tokenized the way vLLM's own server does it, except that message
+        text is data: a control token spelled in it (``<|im_start|>``) is tokenized as the plain
+        text it is, as the native engine does (docs/engine-tokenizers.md). vLLM's own chat API
+        lets user text forge turns; LiveMind's does not."""
         renderer = engine.renderer
         if request.messages is None:
             (prompt,) = await renderer.render_cmpl_async([{"prompt": request.prompt}])
             return prompt
         from vllm.renderers.params import ChatParams
 
-        # the template adds BOS/EOS itself; the tokenizer must not add them again (vLLM's chat API does the same)
-        tok_params = renderer.default_chat_tok_params.with_kwargs(add_special_tokens=False)
-        chat = ChatParams(chat_template_kwargs={"add_generation_prompt": True})
-        _, (prompt,) = await renderer.render_chat_async([list(request.messages)], chat, tok_params)
+        tokenizer = renderer.get_tokenizer()
+        specials = self._specials or _special_tokens(tokenizer)
+        self._specials = specials
+        messages = [{**m, "content": _escape(m["content"], specials)} if isinstance(m.get("content"), str) else m
+                    for m in request.messages]
+        chat = ChatParams(chat_template_kwargs={"add_generation_prompt": True, "tokenize": False})
+        _, rendered = await renderer.render_messages_async(messages, chat)
+        if "prompt" not in rendered:   # a renderer that tokenizes itself (Mistral's): vLLM's way, unescaped
+            chat = ChatParams(chat_template_kwargs={"add_generation_prompt": True})
+            tok_params = renderer.default_chat_tok_params.with_kwargs(add_special_tokens=False)
+            _, (prompt,) = await renderer.render_chat_async([list(request.messages)], chat, tok_params)
+            return prompt
+        # the template's control tokens become ids; everything else is plain text
+        ids = await asyncio.to_thread(_tokenize_escaped, tokenizer, rendered["prompt"], specials)
+        (prompt,) = await renderer.render_cmpl_async([{"prompt_token_ids": ids}])
         return prompt
 
     def _sampling(self, request: GenerationRequest, max_tokens: int):
@@ -266,6 +281,41 @@ class VLLMBackend:
         if isinstance(exc, EngineGenerateError) and exc.__cause__ is not None:
             exc = exc.__cause__
         return BackendError(self.key, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
+def _special_tokens(tokenizer):
+    """The tokenizer's special tokens (added tokens marked special, and the named ones such as
+    BOS/EOS) as LiveMind's cutter of special tokens, longest first."""
+    from livemind.engine._vocab import SpecialTokens
+
+    found = {t.content: i for i, t in getattr(tokenizer, "added_tokens_decoder", {}).items() if t.special}
+    for text in getattr(tokenizer, "all_special_tokens", ()):
+        tid = tokenizer.convert_tokens_to_ids(text)
+        if isinstance(tid, int) and tid >= 0:
+            found.setdefault(text, tid)
+    return SpecialTokens(sorted(found.items(), key=lambda kv: (-len(kv[0]), kv[0])))
+
+
+def _escape(text: str, specials) -> str:
+    """Message text with the escape mark before each special token spelled in it (see
+    :meth:`livemind.engine.Tokenizer.escape`); a mark already there becomes U+FFFD."""
+    from livemind.engine.tokenizer import ESCAPE
+
+    return specials.escape(text.replace(ESCAPE, "\ufffd"), ESCAPE)
+
+
+def _tokenize_escaped(tokenizer, text: str, specials) -> list[int]:
+    """Ids of a rendered chat: special tokens not marked are the template's (ids); the text
+    between them, marked occurrences included, is tokenized with special tokens split, as text."""
+    from livemind.engine.tokenizer import ESCAPE
+
+    ids: list[int] = []
+    for part in specials.split(text, ESCAPE):
+        if isinstance(part, int):
+            ids.append(part)
+        elif part:
+            ids += tokenizer.encode(part.replace(ESCAPE, ""), add_special_tokens=False, split_special_tokens=True)
+    return ids
 
 
 def _spawn_hint(main=None) -> str:
