@@ -167,6 +167,14 @@ lmk_status lmk_rope(float *x, const int32_t *positions, int64_t T, int64_t H, in
                     float theta, lmk_rope_style style);
 lmk_status lmk_rope_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D,
                         float theta, lmk_rope_style style);
+/* The same with llama.cpp's frequency scaling: pair i turns by
+ * positions[t] * freq_scale * theta^(-2i/D) / freq_factors[i] — freq_scale < 1 is linear
+ * ("position interpolation") scaling, freq_factors (D/2 positive finite floats, or NULL for all
+ * ones) are per-pair factors such as Llama-3.1's rope_freqs. freq_scale must be finite and > 0. */
+lmk_status lmk_rope_ext(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
+                        lmk_rope_style style, float freq_scale, const float *freq_factors);
+lmk_status lmk_rope_ext_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
+                            lmk_rope_style style, float freq_scale, const float *freq_factors);
 
 /* ---------------------------------------------------------------- activations (act.c) */
 

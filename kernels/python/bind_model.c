@@ -7,10 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_LAYER_TENSORS 13
+#define N_LAYER_TENSORS 16
 static const char *const layer_names[N_LAYER_TENSORS] = {
     "attn_norm", "attn_q", "attn_k", "attn_v", "attn_q_norm", "attn_k_norm", "attn_output",
     "post_attn_norm", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "post_ffn_norm",
+    "attn_q_bias", "attn_k_bias", "attn_v_bias",
 };
 
 typedef struct {
@@ -24,6 +25,7 @@ static lmk_tensor *layer_slot(lmk_layer *L, int i) {
     lmk_tensor *slots[N_LAYER_TENSORS] = {
         &L->attn_norm, &L->attn_q, &L->attn_k, &L->attn_v, &L->attn_q_norm, &L->attn_k_norm, &L->attn_output,
         &L->post_attn_norm, &L->ffn_norm, &L->ffn_gate, &L->ffn_up, &L->ffn_down, &L->post_ffn_norm,
+        &L->attn_q_bias, &L->attn_k_bias, &L->attn_v_bias,
     };
     return slots[i];
 }
@@ -46,6 +48,15 @@ static int get_number(PyObject *hp, const char *key, double *out) {
     }
     *out = PyFloat_AsDouble(v);
     return !(PyErr_Occurred());
+}
+
+/* hp[key] when given, else fallback. */
+static int get_optional(PyObject *hp, const char *key, double fallback, double *out) {
+    if (!PyDict_GetItemString(hp, key)) {
+        *out = fallback;
+        return 1;
+    }
+    return get_number(hp, key, out);
 }
 
 /* Fills t from tensors[key] = (buffer, type, rows, cols[, layout]) if present. */
@@ -89,6 +100,9 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
                                          "rope_style", "act"};
     for (int i = 0; i < 13; i++)
         if (!get_number(hp, keys[i], &v[i])) return NULL;
+    double logit_scale, final_softcap;
+    if (!get_optional(hp, "logit_scale", 1.0, &logit_scale) || !get_optional(hp, "final_softcap", 0.0, &final_softcap))
+        return NULL;
     const Py_ssize_t n_layer = PyList_GET_SIZE(layer_params);
     if (n_layer != (Py_ssize_t)v[2] || n_layer <= 0 || n_layer > 4096)
         return PyErr_Format(PyExc_ValueError, "layer parameters: %zd entries for %g layers", n_layer, v[2]);
@@ -96,7 +110,7 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
     model_box *box = calloc(1, sizeof *box);
     if (!box) return PyErr_NoMemory();
     box->layers = calloc((size_t)n_layer, sizeof *box->layers);
-    box->views = calloc((size_t)(3 + n_layer * N_LAYER_TENSORS), sizeof *box->views);
+    box->views = calloc((size_t)(4 + n_layer * N_LAYER_TENSORS), sizeof *box->views);
     if (!box->layers || !box->views) {
         box_free(box);
         return PyErr_NoMemory();
@@ -107,10 +121,12 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
         .n_head_kv = (int32_t)v[4], .head_dim = (int32_t)v[5], .head_dim_v = (int32_t)v[6], .n_ff = (int32_t)v[7],
         .norm_eps = (float)v[8], .embed_scale = (float)v[9], .attn_scale = (float)v[10],
         .rope_style = (int32_t)v[11], .act = (int32_t)v[12], .layers = box->layers,
+        .logit_scale = (float)logit_scale, .final_softcap = (float)final_softcap,
     };
     int ok = get_tensor(box, tensors, "token_embd", &m->token_embd) &&
              get_tensor(box, tensors, "output_norm", &m->output_norm) &&
-             get_tensor(box, tensors, "output", &m->output);
+             get_tensor(box, tensors, "output", &m->output) &&
+             get_tensor(box, tensors, "rope_freqs", &m->rope_freqs);
     char key[64];
     for (Py_ssize_t l = 0; ok && l < n_layer; l++) {
         lmk_layer *L = &box->layers[l];
@@ -118,10 +134,11 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
             snprintf(key, sizeof key, "%zd.%s", l, layer_names[i]);
             ok = get_tensor(box, tensors, key, layer_slot(L, i));
         }
-        double theta;
+        double theta, freq_scale = 1.0;
         int window;
-        ok = ok && PyArg_ParseTuple(PyList_GET_ITEM(layer_params, l), "di", &theta, &window);
+        ok = ok && PyArg_ParseTuple(PyList_GET_ITEM(layer_params, l), "di|d", &theta, &window, &freq_scale);
         L->rope_theta = (float)theta;
+        L->rope_freq_scale = (float)freq_scale;
         L->window = window;
     }
     if (!ok) {
@@ -215,7 +232,7 @@ done:
 }
 
 PyMethodDef lmk_py_model_methods[] = {
-    {"model_new", py_model_new, METH_VARARGS, "Describe a model: (hparams, [(rope_theta, window)], tensors) -> capsule."},
+    {"model_new", py_model_new, METH_VARARGS, "Describe a model: (hparams, [(rope_theta, window[, rope_freq_scale])], tensors) -> capsule."},
     {"model_workspace_bytes", py_model_workspace_bytes, METH_VARARGS, "Workspace bytes for a batch size."},
     {"model_forward", py_model_forward, METH_VARARGS, "One forward step of a batch."},
     {NULL, NULL, 0, NULL},

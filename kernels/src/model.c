@@ -34,8 +34,14 @@ lmk_status lmk_model_check(const lmk_model *m) {
     const int64_t E = m->n_embd, Q = (int64_t)m->n_head * m->head_dim, KV = (int64_t)m->n_head_kv * m->head_dim;
     if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) || m->token_embd.layout != LMK_LAYOUT_ROWS ||
         !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
-        !tensor_ok(&m->output, m->n_vocab, E, 0, 0))
+        !tensor_ok(&m->output, m->n_vocab, E, 0, 0) || !tensor_ok(&m->rope_freqs, 1, m->head_dim / 2, 1, 1))
         return LMK_ERR_ARG;
+    if (!isfinite(m->logit_scale) || !(m->final_softcap >= 0) || isinf(m->final_softcap)) return LMK_ERR_ARG;
+    if (m->rope_freqs.data)
+        for (int64_t i = 0; i < m->head_dim / 2; i++) {
+            const float f = ((const float *)m->rope_freqs.data)[i];
+            if (!(f > 0) || isinf(f)) return LMK_ERR_ARG;   /* a factor of 0 would divide by it */
+        }
     for (int32_t l = 0; l < m->n_layer; l++) {
         const lmk_layer *L = &m->layers[l];
         if (!tensor_ok(&L->attn_norm, 1, E, 0, 1) || !tensor_ok(&L->attn_q, Q, E, 0, 0) ||
@@ -44,7 +50,10 @@ lmk_status lmk_model_check(const lmk_model *m) {
             !tensor_ok(&L->attn_output, E, Q, 0, 0) || !tensor_ok(&L->post_attn_norm, 1, E, 1, 1) ||
             !tensor_ok(&L->ffn_norm, 1, E, 0, 1) || !tensor_ok(&L->ffn_gate, m->n_ff, E, 0, 0) ||
             !tensor_ok(&L->ffn_up, m->n_ff, E, 0, 0) || !tensor_ok(&L->ffn_down, E, m->n_ff, 0, 0) ||
-            !tensor_ok(&L->post_ffn_norm, 1, E, 1, 1) || !(L->rope_theta > 0) || L->window < 0)
+            !tensor_ok(&L->post_ffn_norm, 1, E, 1, 1) || !tensor_ok(&L->attn_q_bias, 1, Q, 1, 1) ||
+            !tensor_ok(&L->attn_k_bias, 1, KV, 1, 1) || !tensor_ok(&L->attn_v_bias, 1, KV, 1, 1) ||
+            !(L->rope_theta > 0) || isinf(L->rope_theta) || !(L->rope_freq_scale > 0) ||
+            isinf(L->rope_freq_scale) || L->window < 0)
             return LMK_ERR_ARG;
         if (!L->attn_q_norm.data != !L->attn_k_norm.data) return LMK_ERR_ARG;
     }
@@ -112,6 +121,12 @@ static void add_into(float *x, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* y (T, n) += bias (n) on every row, when the layer has one. */
+static void add_bias(const lmk_tensor *bias, float *y, int64_t T, int64_t n) {
+    if (!bias->data) return;
+    for (int64_t t = 0; t < T; t++) add_into(y + t * n, (const float *)bias->data, n);
+}
+
 static int64_t kv_elem_bytes(lmk_kv_dtype d) { return d == LMK_KV_F32 ? 4 : d == LMK_KV_F16 ? 2 : 1; }
 
 /* Stores n floats into the cache in its dtype. */
@@ -156,12 +171,16 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
     TRY(linear(&L->attn_q, w->h, w->q, T));
     TRY(linear(&L->attn_k, w->h, w->k, T));
     TRY(linear(&L->attn_v, w->h, w->v, T));
+    add_bias(&L->attn_q_bias, w->q, T, Q);
+    add_bias(&L->attn_k_bias, w->k, T, KV);
+    add_bias(&L->attn_v_bias, w->v, T, KV);
     if (L->attn_q_norm.data) {
         TRY(lmk_rmsnorm(w->q, (const float *)L->attn_q_norm.data, w->q, T * H, D, m->norm_eps));
         TRY(lmk_rmsnorm(w->k, (const float *)L->attn_k_norm.data, w->k, T * Hkv, D, m->norm_eps));
     }
-    TRY(lmk_rope(w->q, b->pos, T, H, D, L->rope_theta, (lmk_rope_style)m->rope_style));
-    TRY(lmk_rope(w->k, b->pos, T, Hkv, D, L->rope_theta, (lmk_rope_style)m->rope_style));
+    const float *factors = m->rope_freqs.data;
+    TRY(lmk_rope_ext(w->q, b->pos, T, H, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
+    TRY(lmk_rope_ext(w->k, b->pos, T, Hkv, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
 
     char *kc = kv->k[l], *vc = kv->v[l];
     for (int64_t i = 0; i < T; i++) {
@@ -220,5 +239,11 @@ lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const l
         if (wants(b, i)) memcpy(w.h + n_out++ * E, w.x + (int64_t)i * E, (size_t)E * sizeof(float));
     if (n_out == 0) return LMK_OK;
     TRY(lmk_rmsnorm(w.h, (const float *)m->output_norm.data, w.h, n_out, E, m->norm_eps));
-    return linear(&m->output, w.h, logits, n_out);
+    TRY(linear(&m->output, w.h, logits, n_out));
+    const int64_t n = n_out * m->n_vocab;
+    if (m->logit_scale != 1.0f)
+        for (int64_t i = 0; i < n; i++) logits[i] *= m->logit_scale;
+    if (m->final_softcap > 0)
+        for (int64_t i = 0; i < n; i++) logits[i] = m->final_softcap * tanhf(logits[i] / m->final_softcap);
+    return LMK_OK;
 }

@@ -4,24 +4,34 @@
 #include "elementwise.h"
 
 static lmk_status check(const float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D,
-                        float theta, lmk_rope_style style) {
+                        float theta, lmk_rope_style style, float freq_scale, const float *freq_factors) {
     if (!lmk_dims_ok(T, H) || !lmk_dims_ok(T * H, D) || D % 2 != 0) return LMK_ERR_ARG;
     if (!(theta > 0.0f) || isinf(theta)) return LMK_ERR_ARG;
+    if (!(freq_scale > 0.0f) || isinf(freq_scale)) return LMK_ERR_ARG;
+    if (freq_factors)
+        for (int64_t i = 0; i < D / 2; i++)
+            if (!(freq_factors[i] > 0.0f) || isinf(freq_factors[i])) return LMK_ERR_ARG;
     if (style != LMK_ROPE_NORMAL && style != LMK_ROPE_NEOX) return LMK_ERR_ARG;
     if (T * H * D > 0 && (!x || !positions)) return LMK_ERR_ARG;
     return LMK_OK;
 }
 
+/* The angle step of pair i: freq_scale * theta^(-2i/D) / factor_i, in double. */
+static double inv_freq_of(int64_t i, int64_t D, float theta, float freq_scale, const float *freq_factors) {
+    const double f = (double)freq_scale * pow(theta, -2.0 * (double)i / (double)D);
+    return freq_factors ? f / (double)freq_factors[i] : f;
+}
+
 /* The reference: every pair's angle, cosine and sine from scratch, rotated in double. */
-lmk_status lmk_rope_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D,
-                        float theta, lmk_rope_style style) {
-    lmk_status st = check(x, positions, T, H, D, theta, style);
+lmk_status lmk_rope_ext_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
+                            lmk_rope_style style, float freq_scale, const float *freq_factors) {
+    lmk_status st = check(x, positions, T, H, D, theta, style, freq_scale, freq_factors);
     if (st != LMK_OK) return st;
     for (int64_t t = 0; t < T; t++)
         for (int64_t h = 0; h < H; h++) {
             float *v = x + (t * H + h) * D;  /* (D) */
             for (int64_t i = 0; i < D / 2; i++) {
-                const double angle = positions[t] * pow(theta, -2.0 * (double)i / (double)D);
+                const double angle = positions[t] * inv_freq_of(i, D, theta, freq_scale, freq_factors);
                 const double c = cos(angle), s = sin(angle);
                 float *a = style == LMK_ROPE_NORMAL ? &v[2 * i] : &v[i];
                 float *b = style == LMK_ROPE_NORMAL ? &v[2 * i + 1] : &v[i + D / 2];
@@ -31,6 +41,11 @@ lmk_status lmk_rope_ref(float *x, const int32_t *positions, int64_t T, int64_t H
             }
         }
     return LMK_OK;
+}
+
+lmk_status lmk_rope_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D,
+                        float theta, lmk_rope_style style) {
+    return lmk_rope_ext_ref(x, positions, T, H, D, theta, style, 1.0f, NULL);
 }
 
 /* The scalar path of the dispatching entry point: the table layout the SIMD kernels read. */
@@ -91,13 +106,13 @@ static void rope_task(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-lmk_status lmk_rope(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
-                    lmk_rope_style style) {
-    lmk_status st = check(x, positions, T, H, D, theta, style);
+lmk_status lmk_rope_ext(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
+                        lmk_rope_style style, float freq_scale, const float *freq_factors) {
+    lmk_status st = check(x, positions, T, H, D, theta, style, freq_scale, freq_factors);
     if (st != LMK_OK || T * H * D == 0) return st;
     double *inv_freq = lmk_alloc((size_t)(D / 2) * sizeof *inv_freq);  /* (D/2) */
     if (!inv_freq) return LMK_ERR_NOMEM;
-    for (int64_t i = 0; i < D / 2; i++) inv_freq[i] = pow(theta, -2.0 * (double)i / (double)D);
+    for (int64_t i = 0; i < D / 2; i++) inv_freq[i] = inv_freq_of(i, D, theta, freq_scale, freq_factors);
     rope_job j = {LMK_SELECT(rope_token_generic, lmk_rope_token_avx2, lmk_rope_token_avx512,
                              lmk_rope_token_neon),
                   x, positions, inv_freq, H, D, style};
@@ -108,4 +123,9 @@ lmk_status lmk_rope(float *x, const int32_t *positions, int64_t T, int64_t H, in
     lmk_parallel_for(T, LMK_MAX(1, LMK_EW_GRAIN / cost), rope_task, &j);
     lmk_free(inv_freq);
     return LMK_OK;
+}
+
+lmk_status lmk_rope(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
+                    lmk_rope_style style) {
+    return lmk_rope_ext(x, positions, T, H, D, theta, style, 1.0f, NULL);
 }

@@ -44,9 +44,41 @@ static void test_reference(void) {
     expect_close("rope_ref neox by hand", z, want_neox, 4, 1e-7, 0);
 }
 
+/* Scaling: freq_scale 0.25 and a factor of 2 on pair 1 turn pair 0 by 0.25 rad and pair 1 by
+ * 0.25 * 0.1 / 2 rad at position 1; and the fast path agrees with the reference on a wide head
+ * with Llama-3.1-like factors (1 for high frequencies, up to 8 for low ones). */
+static void test_scaling(void) {
+    const int32_t pos = 1;
+    float x[4] = {1, 0, 1, 0};
+    const float factors[2] = {1.0f, 2.0f};
+    const float want[4] = {cosf(0.25f), sinf(0.25f), cosf(0.0125f), sinf(0.0125f)};
+    lmk_rope_ext_ref(x, &pos, 1, 1, 4, 100.0f, LMK_ROPE_NORMAL, 0.25f, factors);
+    expect_close("rope_ext_ref scaled by hand", x, want, 4, 1e-7, 0);
+    enum { T = 17, H = 3, D = 128 };
+    float a[T * H * D], b[T * H * D], f[D / 2];
+    int32_t p[T];
+    fill_normal(a, T * H * D, 1.0f);
+    memcpy(b, a, sizeof a);
+    for (int i = 0; i < D / 2; i++) f[i] = 1.0f + 7.0f * (float)i / (float)(D / 2 - 1);
+    for (int t = 0; t < T; t++) p[t] = 977 * t;
+    lmk_rope_ext_ref(b, p, T, H, D, 5e5f, LMK_ROPE_NEOX, 0.125f, f);
+    FOR_EACH_ISA(isa) {
+        float c[T * H * D];
+        memcpy(c, a, sizeof a);
+        expect_true("rope_ext status ok", lmk_rope_ext(c, p, T, H, D, 5e5f, LMK_ROPE_NEOX, 0.125f, f) == LMK_OK);
+        expect_close("rope_ext neox scaled with factors", c, b, T * H * D, ROPE_ATOL, ROPE_RTOL);
+    }
+    float v[4] = {0}, bad[2] = {1.0f, 0.0f};
+    expect_true("rope_ext rejects freq_scale 0",
+                lmk_rope_ext(v, &pos, 1, 1, 4, 1e4f, LMK_ROPE_NORMAL, 0.0f, NULL) == LMK_ERR_ARG);
+    expect_true("rope_ext rejects a zero factor",
+                lmk_rope_ext(v, &pos, 1, 1, 4, 1e4f, LMK_ROPE_NORMAL, 1.0f, bad) == LMK_ERR_ARG);
+}
+
 void test_rope(void) {
     static const int64_t dims[] = {2, 6, 34, 64, 128, 258, 514};
     test_reference();
+    test_scaling();
     FOR_EACH_ISA(isa) {
         for (int style = LMK_ROPE_NORMAL; style <= LMK_ROPE_NEOX; style++) {
             for (int64_t s = 0; s < 3; s++) {   /* T = 1, 3, 17 */

@@ -1,19 +1,21 @@
 """A model's hyper-parameters, read from its GGUF metadata and checked.
 
-One dataclass serves every architecture; the per-architecture differences are data (which
-layers slide, which RoPE layout, which activation), so the engine never branches on a model's
-name beyond :func:`ModelConfig.from_gguf`.
+One dataclass serves every architecture. What differs between families is their description
+(:mod:`livemind.engine.arch`): :meth:`ModelConfig.from_gguf` reads the common keys under the
+file's ``<arch>.`` prefix and whatever the description asks for, and refuses a file whose
+metadata changes the math in a way the description does not apply. Nothing here names a family.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from livemind.engine.arch import MATH_KEYS, Architecture, architecture, supported
 from livemind.engine.gguf import GGUFFile
 from livemind.errors import ModelLoadError
 
-SUPPORTED_ARCHITECTURES = ("llama", "gemma3")
+SUPPORTED_ARCHITECTURES = supported()
 INT32_MAX = 2**31 - 1       # the native step's sizes and positions are int32
 FLOAT32_MAX = 3.4028234663852886e38   # the step's RoPE base is a float
 MAX_LAYERS = 4096           # the native step's limit (kernels/python/bind_model.c)
@@ -46,6 +48,10 @@ class ModelConfig:
     qk_norm: bool             # per-head RMSNorm on q and k
     post_norms: bool          # RMSNorm after attention and after the feed-forward block
     tied_output: bool         # logits reuse token_embd when the file has no output.weight
+    biases: tuple[str, ...] = ()   # projections with a bias vector
+    rope_freq_scale: float = 1.0   # linear RoPE scaling of global layers (1 / rope.scaling.factor)
+    rope_freqs: bool = False       # the file's rope_freqs.weight scales each RoPE pair
+    architecture: Architecture | None = field(default=None, repr=False)
 
     def layer_is_sliding(self, layer: int) -> bool:
         return self.sliding_window > 0 and self.swa_pattern > 0 and (layer + 1) % self.swa_pattern != 0
@@ -53,39 +59,46 @@ class ModelConfig:
     def layer_rope_theta(self, layer: int) -> float:
         return self.rope_theta_local if self.layer_is_sliding(layer) else self.rope_theta
 
+    def layer_rope_freq_scale(self, layer: int) -> float:
+        return 1.0 if self.layer_is_sliding(layer) else self.rope_freq_scale
+
     @classmethod
     def from_gguf(cls, f: GGUFFile) -> ModelConfig:
-        arch = f.architecture
-        if arch not in SUPPORTED_ARCHITECTURES:
-            raise ModelLoadError(f.path, f"architecture {arch!r} is not supported "
+        name = f.architecture
+        desc = architecture(name)
+        if desc is None:
+            raise ModelLoadError(f.path, f"architecture {name!r} is not supported "
                                          f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})")
 
         def get(key: str, default=None, *, lo=1, hi=INT32_MAX, kind=int, open_lo=False):
-            return _checked(f, f"{arch}.{key}", default, lo, hi, kind, open_lo)
+            return _checked(f, f"{name}.{key}", default, lo, hi, kind, open_lo)
 
+        _refuse_unapplied(f, desc)
         # every value is checked before anything is derived from it: a head count of 0 must be
         # this error, not a ZeroDivisionError three lines down
         n_embd, n_head = get("embedding_length"), get("attention.head_count")
         head_dim = get("attention.key_length", n_embd // n_head, lo=2)
-        n_vocab = _vocab_size(f, n_embd)
-        common = dict(
-            arch=arch, n_vocab=n_vocab, n_ctx_train=get("context_length", hi=MAX_CONTEXT), n_embd=n_embd,
-            n_layer=get("block_count", hi=MAX_LAYERS), n_head=n_head,
+        rope_dims = get("rope.dimension_count", head_dim, lo=2)
+        if rope_dims != head_dim:
+            raise ModelLoadError(f.path, f"metadata {name}.rope.dimension_count = {rope_dims}: RoPE on part of a "
+                                         f"head (of {head_dim}) is not supported")
+        rope_theta = get("rope.freq_base", 10000.0, lo=0.0, hi=FLOAT32_MAX, kind=float, open_lo=True)
+        sw = desc.sliding
+        cfg = cls(
+            arch=name, n_vocab=_vocab_size(f, n_embd), n_ctx_train=get("context_length", hi=MAX_CONTEXT),
+            n_embd=n_embd, n_layer=get("block_count", hi=MAX_LAYERS), n_head=n_head,
             n_head_kv=get("attention.head_count_kv", n_head, hi=n_head),
             head_dim=head_dim, head_dim_v=get("attention.value_length", head_dim), n_ff=get("feed_forward_length"),
             norm_eps=get("attention.layer_norm_rms_epsilon", lo=0.0, hi=1.0, kind=float),
-            rope_theta=get("rope.freq_base", 10000.0, lo=0.0, hi=FLOAT32_MAX, kind=float, open_lo=True),
-            tied_output="output.weight" not in f.tensors,
+            rope_theta=rope_theta, rope_theta_local=sw.local_rope_theta if sw else rope_theta,
+            rope_style=desc.rope_style,
+            sliding_window=get("attention.sliding_window", 0, lo=0) if sw else 0,
+            swa_pattern=sw.pattern if sw else 0, activation=desc.activation,
+            embed_scale=math.sqrt(n_embd) if desc.embed_scale_sqrt else 1.0, attn_scale=1.0 / math.sqrt(head_dim),
+            qk_norm=desc.qk_norm, post_norms=desc.post_norms, tied_output="output.weight" not in f.tensors,
+            biases=desc.biases, rope_freq_scale=_rope_freq_scale(f, name),
+            rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, architecture=desc,
         )
-        if arch == "llama":
-            cfg = cls(**common, rope_theta_local=common["rope_theta"], rope_style="normal", sliding_window=0,
-                      swa_pattern=0, activation="silu", embed_scale=1.0, attn_scale=1.0 / math.sqrt(head_dim),
-                      qk_norm=False, post_norms=False)
-        else:  # gemma3: 5 sliding layers (RoPE base 10k) then 1 global, scaled embeddings, extra norms
-            cfg = cls(**common, rope_theta_local=10000.0, rope_style="neox",
-                      sliding_window=get("attention.sliding_window", 0, lo=0), swa_pattern=6, activation="gelu",
-                      embed_scale=math.sqrt(n_embd), attn_scale=1.0 / math.sqrt(head_dim),
-                      qk_norm=True, post_norms=True)
         cfg._validate(f)
         return cfg
 
@@ -97,6 +110,40 @@ class ModelConfig:
         if self.head_dim_v != self.head_dim:
             raise ModelLoadError(f.path, f"value heads of width {self.head_dim_v} differ from key heads of width "
                                          f"{self.head_dim}: the engine's attention needs them equal")
+
+
+def _refuse_unapplied(f: GGUFFile, desc: Architecture) -> None:
+    """A file whose metadata changes the math in a way ``desc`` does not apply is refused,
+    naming the key: loading it anyway would give wrong logits without a word."""
+    prefix = f"{desc.name}."
+    for key, value in f.metadata.items():
+        if not key.startswith(prefix):
+            continue
+        short = key[len(prefix):]
+        neutral = MATH_KEYS.get(short)
+        if neutral is None or short in desc.applies or (not isinstance(value, list) and value in neutral):
+            continue
+        raise ModelLoadError(f.path, f"metadata {key} = {_shown(value)} changes how {desc.name} models compute, "
+                                     "and the engine does not apply it yet")
+
+
+def _rope_freq_scale(f: GGUFFile, arch: str) -> float:
+    """1 / factor for linear RoPE scaling; 1 without scaling. Other kinds (YaRN, LongRoPE) are
+    refused: only "none" and "linear" are applied."""
+    kind = f.metadata.get(f"{arch}.rope.scaling.type", "none")
+    factor = f.metadata.get(f"{arch}.rope.scaling.factor")
+    if kind == "none" or (kind == "linear" and factor in (None, 0, 1)):
+        return 1.0
+    if kind != "linear":
+        raise ModelLoadError(f.path, f"metadata {arch}.rope.scaling.type = {_shown(kind)}: only linear RoPE "
+                                     "scaling is applied")
+    factor = _checked(f, f"{arch}.rope.scaling.factor", None, 1.0, 1e6, float, False)
+    return 1.0 / factor
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _checked(f: GGUFFile, key: str, default, lo, hi, kind, open_lo: bool):

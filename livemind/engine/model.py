@@ -25,14 +25,26 @@ from livemind.engine.scheduler import EngineDead, Request, Scheduler, TokenEvent
 from livemind.engine.tokenizer import Tokenizer
 from livemind.errors import BackendError, ContextLengthError, ModelLoadError
 
-_LAYER_TENSORS = {  # lmk name -> GGUF name (per layer)
-    "attn_norm": "attn_norm", "attn_q": "attn_q", "attn_k": "attn_k", "attn_v": "attn_v",
-    "attn_q_norm": "attn_q_norm", "attn_k_norm": "attn_k_norm", "attn_output": "attn_output",
-    "post_attn_norm": "post_attention_norm", "ffn_norm": "ffn_norm", "ffn_gate": "ffn_gate",
-    "ffn_up": "ffn_up", "ffn_down": "ffn_down", "post_ffn_norm": "post_ffw_norm",
+_LAYER_TENSORS = {  # lmk name -> GGUF name (per layer, after "blk.N.")
+    "attn_norm": "attn_norm.weight", "attn_q": "attn_q.weight", "attn_k": "attn_k.weight",
+    "attn_v": "attn_v.weight", "attn_q_norm": "attn_q_norm.weight", "attn_k_norm": "attn_k_norm.weight",
+    "attn_output": "attn_output.weight", "post_attn_norm": "post_attention_norm.weight",
+    "ffn_norm": "ffn_norm.weight", "ffn_gate": "ffn_gate.weight", "ffn_up": "ffn_up.weight",
+    "ffn_down": "ffn_down.weight", "post_ffn_norm": "post_ffw_norm.weight",
+    "attn_q_bias": "attn_q.bias", "attn_k_bias": "attn_k.bias", "attn_v_bias": "attn_v.bias",
 }
-# used when present; needed only by configs that ask for them (qk_norm, post_norms)
-_OPTIONAL_LAYER_TENSORS = {"attn_q_norm", "attn_k_norm", "post_attn_norm", "post_ffn_norm"}
+_BASE_LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate",
+                       "ffn_up", "ffn_down")
+_F32_ONLY = ("norm", "bias", "rope_freqs")   # vectors the step reads as floats
+
+
+def _layer_tensors(cfg: ModelConfig) -> tuple[str, ...]:
+    """The lmk names of the per-layer tensors this model's architecture reads: all required."""
+    names = list(_BASE_LAYER_TENSORS)
+    names += ["attn_q_norm", "attn_k_norm"] if cfg.qk_norm else []
+    names += ["post_attn_norm", "post_ffn_norm"] if cfg.post_norms else []
+    names += [f"{p}_bias" for p in cfg.biases]
+    return tuple(names)
 
 
 class Model:
@@ -81,12 +93,13 @@ class Model:
             """A weight for the step. Projections whose format has a fast x16 kernel on this CPU
             are repacked once (same size; the mapped pages are then dropped)."""
             info = f.require(gguf_name)
+            used.add(gguf_name)
             rows = int(np.prod(info.shape[:-1])) if len(info.shape) > 1 else 1
             # lmk_model_check refuses these too, but cannot say which tensor is wrong
             if (rows, info.shape[-1]) != shapes[ours]:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} has shape {info.shape}; this model's "
                                              f"hyper-parameters want {shapes[ours]}")
-            formats = ("F32",) if ours.endswith("norm") else ("F32", *(q.upper() for q in K.QUANT_FORMATS))
+            formats = ("F32",) if ours.endswith(_F32_ONLY) else ("F32", *(q.upper() for q in K.QUANT_FORMATS))
             if info.type.name not in formats:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} is {info.type.name}; the engine reads "
                                              f"{ours} weights as {', '.join(formats)}")
@@ -99,23 +112,27 @@ class Model:
             f.release(gguf_name)                    # a tied embedding's lookups read its rows back in
             return (x16, info.type.id, rows, info.shape[-1], 1)
 
+        used: set[str] = set()
         tensors = {"token_embd": entry("token_embd.weight", "token_embd", projection=False),
                    "output_norm": entry("output_norm.weight", "output_norm"),
                    "output": entry("token_embd.weight" if cfg.tied_output else "output.weight", "output")}
-        needed = {*_LAYER_TENSORS} - _OPTIONAL_LAYER_TENSORS
-        needed |= {"attn_q_norm", "attn_k_norm"} if cfg.qk_norm else set()
-        needed |= {"post_attn_norm", "post_ffn_norm"} if cfg.post_norms else set()
+        if cfg.rope_freqs:
+            tensors["rope_freqs"] = entry("rope_freqs.weight", "rope_freqs")
+        layer_tensors = _layer_tensors(cfg)
         for il in range(cfg.n_layer):   # stops at the first missing tensor, however many layers are claimed
-            for ours, theirs in _LAYER_TENSORS.items():
-                name = f"blk.{il}.{theirs}.weight"
-                if ours in needed or name in f.tensors:
-                    tensors[f"{il}.{ours}"] = entry(name, ours)
+            for ours in layer_tensors:
+                tensors[f"{il}.{ours}"] = entry(f"blk.{il}.{_LAYER_TENSORS[ours]}", ours)
+        unused = sorted(set(f.tensors) - used)
+        if unused:   # a tensor nothing reads is math left out: refuse rather than compute something else
+            raise ModelLoadError(f.path, f"tensor {unused[0]!r} ({len(unused)} unused in all) is not read by "
+                                         f"the engine's {cfg.arch} description; the model would compute "
+                                         "without it")
         hp = dict(n_vocab=cfg.n_vocab, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
                   n_head_kv=cfg.n_head_kv, head_dim=cfg.head_dim, head_dim_v=cfg.head_dim_v, n_ff=cfg.n_ff,
                   norm_eps=cfg.norm_eps, embed_scale=cfg.embed_scale, attn_scale=cfg.attn_scale,
                   rope_style=0 if cfg.rope_style == "normal" else 1, act=0 if cfg.activation == "silu" else 1)
-        layers = [(cfg.layer_rope_theta(il), cfg.sliding_window if cfg.layer_is_sliding(il) else 0)
-                  for il in range(cfg.n_layer)]
+        layers = [(cfg.layer_rope_theta(il), cfg.sliding_window if cfg.layer_is_sliding(il) else 0,
+                   cfg.layer_rope_freq_scale(il)) for il in range(cfg.n_layer)]
         try:
             return _native.model_new(hp, layers, tensors)
         except ValueError as exc:
@@ -300,7 +317,8 @@ def _weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
     return {"token_embd": vocab, "output_norm": norm, "output": vocab, "attn_norm": norm, "attn_q": (q, e),
             "attn_k": (kv, e), "attn_v": (kv, e), "attn_q_norm": (1, d), "attn_k_norm": (1, d),
             "attn_output": (e, q), "post_attn_norm": norm, "ffn_norm": norm, "ffn_gate": (cfg.n_ff, e),
-            "ffn_up": (cfg.n_ff, e), "ffn_down": (e, cfg.n_ff), "post_ffn_norm": norm}
+            "ffn_up": (cfg.n_ff, e), "ffn_down": (e, cfg.n_ff), "post_ffn_norm": norm,
+            "attn_q_bias": (1, q), "attn_k_bias": (1, kv), "attn_v_bias": (1, kv), "rope_freqs": (1, d // 2)}
 
 
 def _aligned(nbytes: int, alignment: int = 64) -> np.ndarray:

@@ -1,0 +1,81 @@
+"""Architectures as data. Each GGUF architecture family the engine runs is one small file here
+that fills in an :class:`Architecture`: which norms and where, which projections carry biases,
+the RoPE layout and which scaling it honours, the activation, the embedding multiplier, the
+sliding-window pattern. :meth:`livemind.engine.config.ModelConfig.from_gguf` and the model
+builder read the description; neither names a family.
+
+Adding a family: write ``<family>.py`` with ``ARCH = Architecture(name=..., ...)`` (the GGUF
+``general.architecture`` value), add it to ``_FAMILIES`` below, and test it against llama.cpp on
+a random-weight file in its layout (tests/engine/test_architectures.py). Whatever the
+description does not say is refused at load, never ignored: a metadata key that changes the math
+(:data:`MATH_KEYS`) the family does not apply, or a tensor in the file that no part of the
+description reads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+# Metadata keys (after the "<arch>." prefix) that change what a model computes. A file that sets
+# one to anything but its neutral value loads only if its family applies it (Architecture.applies).
+MATH_KEYS = {
+    "rope.scaling.type": ("none",),
+    "rope.scaling.factor": (1, 1.0, 0, 0.0),
+    "rope.scaling.attn_factor": (1, 1.0, 0, 0.0),
+    "rope.scaling.yarn_log_multiplier": (0, 0.0),
+    "rope.scaling.yarn_ext_factor": (0, 0.0, -1, -1.0),
+    "attn_logit_softcapping": (0, 0.0),
+    "final_logit_softcapping": (0, 0.0),
+    "logit_scale": (1, 1.0),
+    "embedding_scale": (1, 1.0),
+    "residual_scale": (1, 1.0),
+    "attention.scale": (0, 0.0),
+    "attention.clamp_kqv": (0, 0.0),
+    "attention.layer_norm_epsilon": (),          # LayerNorm instead of RMSNorm
+    "attention.sliding_window": (0,),
+    "attention.sliding_window_pattern": (),
+    "use_parallel_residual": (False,),
+    "expert_count": (0,),
+}
+
+
+@dataclass(frozen=True)
+class SlidingWindow:
+    """Layers that attend over the last ``attention.sliding_window`` positions only: all but every
+    ``pattern``-th layer (Gemma-3: 5 local, then 1 global), with their own RoPE base and no RoPE
+    scaling."""
+
+    pattern: int
+    local_rope_theta: float
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """How one family computes, beyond the common decoder (pre-norm RMSNorm blocks, grouped-query
+    attention with RoPE, a gated feed-forward)."""
+
+    name: str                              # GGUF general.architecture
+    rope_style: str = "normal"             # "normal" (interleaved pairs) or "neox" (half-split)
+    activation: str = "silu"               # "silu" (SwiGLU) or "gelu" (GeGLU, tanh approximation)
+    embed_scale_sqrt: bool = False         # token embeddings × sqrt(n_embd) (Gemma)
+    qk_norm: bool = False                  # per-head RMSNorm of q and k before RoPE (Gemma-3, Qwen3)
+    post_norms: bool = False               # RMSNorm on each block's output before the residual (Gemma-2/3)
+    biases: tuple[str, ...] = ()           # projections with a bias vector (Qwen2: attn_q, attn_k, attn_v)
+    sliding: SlidingWindow | None = None
+    rope_freqs: bool = False               # reads rope_freqs.weight, per-pair RoPE factors (Llama-3.1+)
+    applies: frozenset[str] = frozenset()  # MATH_KEYS this family honours
+
+
+_FAMILIES = ("llama", "gemma3", "qwen2", "qwen3")
+
+
+def architecture(name: str) -> Architecture | None:
+    """The description of GGUF architecture ``name``, or None when the engine has none."""
+    if name not in _FAMILIES:
+        return None
+    return importlib.import_module(f"livemind.engine.arch.{name}").ARCH
+
+
+def supported() -> tuple[str, ...]:
+    return _FAMILIES
