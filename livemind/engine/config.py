@@ -84,9 +84,10 @@ class ModelConfig:
                                          f"head (of {head_dim}) is not supported")
         rope_theta = get("rope.freq_base", 10000.0, lo=0.0, hi=FLOAT32_MAX, kind=float, open_lo=True)
         sw = desc.sliding
+        n_layer = get("block_count", hi=MAX_LAYERS)
         cfg = cls(
             arch=name, n_vocab=_vocab_size(f, n_embd), n_ctx_train=get("context_length", hi=MAX_CONTEXT),
-            n_embd=n_embd, n_layer=get("block_count", hi=MAX_LAYERS), n_head=n_head,
+            n_embd=n_embd, n_layer=n_layer, n_head=n_head,
             n_head_kv=get("attention.head_count_kv", n_head, hi=n_head),
             head_dim=head_dim, head_dim_v=get("attention.value_length", head_dim), n_ff=get("feed_forward_length"),
             norm_eps=get("attention.layer_norm_rms_epsilon", lo=0.0, hi=1.0, kind=float),
@@ -94,7 +95,8 @@ class ModelConfig:
             rope_style=desc.rope_style,
             sliding_window=get("attention.sliding_window", 0, lo=0) if sw else 0,
             swa_pattern=sw.pattern if sw else 0, activation=desc.activation,
-            embed_scale=math.sqrt(n_embd) if desc.embed_scale_sqrt else 1.0, attn_scale=1.0 / math.sqrt(head_dim),
+            embed_scale=math.sqrt(n_embd) if desc.embed_scale_sqrt else 1.0,
+            attn_scale=desc.attn_scale(n_layer, n_embd, n_head, head_dim) if desc.attn_scale else 1.0 / math.sqrt(head_dim),
             qk_norm=desc.qk_norm, post_norms=desc.post_norms, tied_output="output.weight" not in f.tensors,
             biases=desc.biases, rope_freq_scale=_rope_freq_scale(f, name),
             rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, architecture=desc,

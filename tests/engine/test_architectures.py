@@ -91,6 +91,9 @@ CASES = {
     "gemma3": ("gemma3", {"n_layer": 6}),
     "gemma3-linear-rope": ("gemma3", {"n_layer": 6, "metadata": {"rope.scaling.type": "linear",
                                                                   "rope.scaling.factor": 8.0}}),
+    # 62 layers is how llama.cpp tells Gemma-3 27B, whose queries scale by n_embd / n_head (64), not
+    # by the head width (96 here)
+    "gemma3-27b-query-scale": ("gemma3", {"n_layer": 62, "head_dim": 96, "n_embd": 256, "n_ff": 256}),
 }
 
 

@@ -15,6 +15,7 @@ description reads.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Metadata keys (after the "<arch>." prefix) that change what a model computes. A file that sets
@@ -64,6 +65,8 @@ class Architecture:
     biases: tuple[str, ...] = ()           # projections with a bias vector (Qwen2: attn_q, attn_k, attn_v)
     sliding: SlidingWindow | None = None
     rope_freqs: bool = False               # reads rope_freqs.weight, per-pair RoPE factors (Llama-3.1+)
+    # the q·k multiplier from (n_layer, n_embd, n_head, head_dim); None: 1 / sqrt(head_dim)
+    attn_scale: Callable[[int, int, int, int], float] | None = None
     applies: frozenset[str] = frozenset()  # MATH_KEYS this family honours
 
 
