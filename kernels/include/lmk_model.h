@@ -52,6 +52,7 @@ typedef struct {
 } lmk_layer;
 
 typedef enum { LMK_ACT_SILU = 0, LMK_ACT_GELU = 1 } lmk_act;
+typedef enum { LMK_NORM_RMS = 0, LMK_NORM_LAYER = 1 } lmk_norm_kind;
 
 typedef struct {
     int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, head_dim_v, n_ff;
@@ -60,6 +61,8 @@ typedef struct {
     float attn_scale;                /* q·k multiplier */
     int32_t rope_style;              /* lmk_rope_style */
     int32_t act;                     /* lmk_act: SwiGLU or GeGLU feed-forward */
+    int32_t norm_kind;               /* lmk_norm_kind of the block and output norms (q/k norms: RMS) */
+    int32_t parallel_residual;       /* 1: x += attn(h) + ffn(h), h = attn_norm(x); no ffn_norm (Cohere) */
     lmk_tensor token_embd;           /* (n_vocab, n_embd), rows layout (rows are looked up) */
     lmk_tensor output_norm;          /* (1, n_embd) */
     lmk_tensor output;               /* (n_vocab, n_embd); may be token_embd (tied) */

@@ -6,7 +6,9 @@
  *   K/V of the new tokens → cache; per sequence run: flash attention over its cache
  *   x += [post-norm](att·Woᵀ)
  *   h = norm(x); x += [post-norm](act(h·Wgateᵀ) · (h·Wupᵀ) · Wdownᵀ)
- * then the final norm and the output projection for the tokens that want logits. */
+ *     (with a parallel residual the feed-forward reads the attention's h: x += attn(h) + ffn(h))
+ * then the final norm and the output projection for the tokens that want logits, [× logit scale],
+ * [soft-capped]. The norms are RMSNorm or LayerNorm (norm_kind). */
 #include "lmk_model.h"
 
 #include "internal.h"
@@ -31,6 +33,8 @@ lmk_status lmk_model_check(const lmk_model *m) {
     if (m->head_dim_v != m->head_dim) return LMK_ERR_UNSUPPORTED;   /* attention shares D for k and v */
     if (m->rope_style != LMK_ROPE_NORMAL && m->rope_style != LMK_ROPE_NEOX) return LMK_ERR_ARG;
     if (m->act != LMK_ACT_SILU && m->act != LMK_ACT_GELU) return LMK_ERR_ARG;
+    if (m->norm_kind != LMK_NORM_RMS && m->norm_kind != LMK_NORM_LAYER) return LMK_ERR_ARG;
+    if (m->parallel_residual != 0 && m->parallel_residual != 1) return LMK_ERR_ARG;
     const int64_t E = m->n_embd, Q = (int64_t)m->n_head * m->head_dim, KV = (int64_t)m->n_head_kv * m->head_dim;
     if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) || m->token_embd.layout != LMK_LAYOUT_ROWS ||
         !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
@@ -48,7 +52,7 @@ lmk_status lmk_model_check(const lmk_model *m) {
             !tensor_ok(&L->attn_k, KV, E, 0, 0) || !tensor_ok(&L->attn_v, KV, E, 0, 0) ||
             !tensor_ok(&L->attn_q_norm, 1, m->head_dim, 1, 1) || !tensor_ok(&L->attn_k_norm, 1, m->head_dim, 1, 1) ||
             !tensor_ok(&L->attn_output, E, Q, 0, 0) || !tensor_ok(&L->post_attn_norm, 1, E, 1, 1) ||
-            !tensor_ok(&L->ffn_norm, 1, E, 0, 1) || !tensor_ok(&L->ffn_gate, m->n_ff, E, 0, 0) ||
+            !tensor_ok(&L->ffn_norm, 1, E, m->parallel_residual, 1) || !tensor_ok(&L->ffn_gate, m->n_ff, E, 0, 0) ||
             !tensor_ok(&L->ffn_up, m->n_ff, E, 0, 0) || !tensor_ok(&L->ffn_down, E, m->n_ff, 0, 0) ||
             !tensor_ok(&L->post_ffn_norm, 1, E, 1, 1) || !tensor_ok(&L->attn_q_bias, 1, Q, 1, 1) ||
             !tensor_ok(&L->attn_k_bias, 1, KV, 1, 1) || !tensor_ok(&L->attn_v_bias, 1, KV, 1, 1) ||
@@ -56,6 +60,7 @@ lmk_status lmk_model_check(const lmk_model *m) {
             isinf(L->rope_freq_scale) || L->window < 0)
             return LMK_ERR_ARG;
         if (!L->attn_q_norm.data != !L->attn_k_norm.data) return LMK_ERR_ARG;
+        if (m->parallel_residual && L->ffn_norm.data) return LMK_ERR_ARG;   /* it would be ignored */
     }
     return LMK_OK;
 }
@@ -121,6 +126,12 @@ static void add_into(float *x, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* y (rows, E) = the model's block norm of x with weight w. */
+static lmk_status norm(const lmk_model *m, const float *x, const lmk_tensor *w, float *y, int64_t rows) {
+    if (m->norm_kind == LMK_NORM_LAYER) return lmk_layernorm(x, (const float *)w->data, NULL, y, rows, m->n_embd, m->norm_eps);
+    return lmk_rmsnorm(x, (const float *)w->data, y, rows, m->n_embd, m->norm_eps);
+}
+
 /* y (T, n) += bias (n) on every row, when the layer has one. */
 static void add_bias(const lmk_tensor *bias, float *y, int64_t T, int64_t n) {
     if (!bias->data) return;
@@ -167,7 +178,7 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
     const int64_t T = b->n_tokens, E = m->n_embd, H = m->n_head, Hkv = m->n_head_kv, D = m->head_dim;
     const int64_t Q = H * D, KV = Hkv * D, eb = kv_elem_bytes(kv->dtype);
 
-    TRY(lmk_rmsnorm(w->x, (const float *)L->attn_norm.data, w->h, T, E, m->norm_eps));
+    TRY(norm(m, w->x, &L->attn_norm, w->h, T));
     TRY(linear(&L->attn_q, w->h, w->q, T));
     TRY(linear(&L->attn_k, w->h, w->k, T));
     TRY(linear(&L->attn_v, w->h, w->v, T));
@@ -201,21 +212,21 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
     }
     TRY(linear(&L->attn_output, w->att, w->proj, T));
     if (L->post_attn_norm.data)
-        TRY(lmk_rmsnorm(w->proj, (const float *)L->post_attn_norm.data, w->proj, T, E, m->norm_eps));
+        TRY(norm(m, w->proj, &L->post_attn_norm, w->proj, T));
     add_into(w->x, w->proj, T * E);
     return LMK_OK;
 }
 
 static lmk_status ffn_block(const lmk_model *m, const lmk_layer *L, int64_t T, workspace *w) {
     const int64_t E = m->n_embd, F = m->n_ff;
-    TRY(lmk_rmsnorm(w->x, (const float *)L->ffn_norm.data, w->h, T, E, m->norm_eps));
+    if (!m->parallel_residual) TRY(norm(m, w->x, &L->ffn_norm, w->h, T));   /* else h is attn_norm(x) still */
     TRY(linear(&L->ffn_gate, w->h, w->gate, T));
     TRY(linear(&L->ffn_up, w->h, w->up, T));
     if (m->act == LMK_ACT_SILU) TRY(lmk_swiglu(w->gate, w->up, w->gate, T * F));
     else TRY(lmk_geglu(w->gate, w->up, w->gate, T * F));
     TRY(linear(&L->ffn_down, w->gate, w->proj, T));
     if (L->post_ffn_norm.data)
-        TRY(lmk_rmsnorm(w->proj, (const float *)L->post_ffn_norm.data, w->proj, T, E, m->norm_eps));
+        TRY(norm(m, w->proj, &L->post_ffn_norm, w->proj, T));
     add_into(w->x, w->proj, T * E);
     return LMK_OK;
 }
@@ -238,7 +249,7 @@ lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const l
     for (int32_t i = 0; i < T; i++)
         if (wants(b, i)) memcpy(w.h + n_out++ * E, w.x + (int64_t)i * E, (size_t)E * sizeof(float));
     if (n_out == 0) return LMK_OK;
-    TRY(lmk_rmsnorm(w.h, (const float *)m->output_norm.data, w.h, n_out, E, m->norm_eps));
+    TRY(norm(m, w.h, &m->output_norm, w.h, n_out));
     TRY(linear(&m->output, w.h, logits, n_out));
     const int64_t n = n_out * m->n_vocab;
     if (m->logit_scale != 1.0f)

@@ -49,6 +49,9 @@ class ModelConfig:
     post_norms: bool          # RMSNorm after attention and after the feed-forward block
     tied_output: bool         # logits reuse token_embd when the file has no output.weight
     biases: tuple[str, ...] = ()   # projections with a bias vector
+    norm: str = "rms"              # "rms" or "layer" (LayerNorm)
+    parallel_residual: bool = False
+    logit_scale: float = 1.0
     rope_freq_scale: float = 1.0   # linear RoPE scaling of global layers (1 / rope.scaling.factor)
     rope_freqs: bool = False       # the file's rope_freqs.weight scales each RoPE pair
     architecture: Architecture | None = field(default=None, repr=False)
@@ -90,7 +93,8 @@ class ModelConfig:
             n_embd=n_embd, n_layer=n_layer, n_head=n_head,
             n_head_kv=get("attention.head_count_kv", n_head, hi=n_head),
             head_dim=head_dim, head_dim_v=get("attention.value_length", head_dim), n_ff=get("feed_forward_length"),
-            norm_eps=get("attention.layer_norm_rms_epsilon", lo=0.0, hi=1.0, kind=float),
+            norm_eps=get("attention.layer_norm_epsilon" if desc.norm == "layer" else "attention.layer_norm_rms_epsilon",
+                         lo=0.0, hi=1.0, kind=float),
             rope_theta=rope_theta, rope_theta_local=sw.local_rope_theta if sw else rope_theta,
             rope_style=desc.rope_style,
             sliding_window=get("attention.sliding_window", 0, lo=0) if sw else 0,
@@ -99,7 +103,10 @@ class ModelConfig:
             attn_scale=desc.attn_scale(n_layer, n_embd, n_head, head_dim) if desc.attn_scale else 1.0 / math.sqrt(head_dim),
             qk_norm=desc.qk_norm, post_norms=desc.post_norms, tied_output="output.weight" not in f.tensors,
             biases=desc.biases, rope_freq_scale=_rope_freq_scale(f, name),
-            rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, architecture=desc,
+            rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, norm=desc.norm,
+            parallel_residual=desc.parallel_residual,
+            logit_scale=get("logit_scale", 1.0, lo=-1e6, hi=1e6, kind=float) if "logit_scale" in desc.applies else 1.0,
+            architecture=desc,
         )
         cfg._validate(f)
         return cfg

@@ -40,7 +40,7 @@ _F32_ONLY = ("norm", "bias", "rope_freqs")   # vectors the step reads as floats
 
 def _layer_tensors(cfg: ModelConfig) -> tuple[str, ...]:
     """The lmk names of the per-layer tensors this model's architecture reads: all required."""
-    names = list(_BASE_LAYER_TENSORS)
+    names = [n for n in _BASE_LAYER_TENSORS if not (n == "ffn_norm" and cfg.parallel_residual)]
     names += ["attn_q_norm", "attn_k_norm"] if cfg.qk_norm else []
     names += ["post_attn_norm", "post_ffn_norm"] if cfg.post_norms else []
     names += [f"{p}_bias" for p in cfg.biases]
@@ -130,7 +130,9 @@ class Model:
         hp = dict(n_vocab=cfg.n_vocab, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
                   n_head_kv=cfg.n_head_kv, head_dim=cfg.head_dim, head_dim_v=cfg.head_dim_v, n_ff=cfg.n_ff,
                   norm_eps=cfg.norm_eps, embed_scale=cfg.embed_scale, attn_scale=cfg.attn_scale,
-                  rope_style=0 if cfg.rope_style == "normal" else 1, act=0 if cfg.activation == "silu" else 1)
+                  rope_style=0 if cfg.rope_style == "normal" else 1, act=0 if cfg.activation == "silu" else 1,
+                  norm_kind=0 if cfg.norm == "rms" else 1, parallel_residual=int(cfg.parallel_residual),
+                  logit_scale=cfg.logit_scale)
         layers = [(cfg.layer_rope_theta(il), cfg.sliding_window if cfg.layer_is_sliding(il) else 0,
                    cfg.layer_rope_freq_scale(il)) for il in range(cfg.n_layer)]
         try:

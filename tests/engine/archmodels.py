@@ -27,6 +27,8 @@ LAYOUTS = {   # family -> (per-layer tensors beyond the common ones, output tied
     "qwen3": (("attn_q_norm.weight", "attn_k_norm.weight"), False, {"key_length": True}),
     "gemma3": (("attn_q_norm.weight", "attn_k_norm.weight", "post_attention_norm.weight", "post_ffw_norm.weight"),
                True, {"key_length": True, "sliding_window": 8}),
+    # LayerNorm, one norm a layer (parallel attention and feed-forward), output tied, a logit scale
+    "command-r": ((), True, {"layer_norm": True, "no_ffn_norm": True, "logit_scale": 0.125}),
 }
 COMMON = ("attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
           "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight")
@@ -52,7 +54,12 @@ def write(path: Path, family: str, *, n_layer: int = 2, n_embd: int = 256, n_hea
     w.add_feed_forward_length(n_ff)
     w.add_head_count(n_head)
     w.add_head_count_kv(n_head_kv)
-    w.add_layer_norm_rms_eps(1e-6)
+    if own.get("layer_norm"):
+        w.add_layer_norm_eps(1e-5)
+    else:
+        w.add_layer_norm_rms_eps(1e-6)
+    if "logit_scale" in own:
+        w.add_float32(f"{family}.logit_scale", own["logit_scale"])
     w.add_rope_freq_base(10000.0)
     w.add_rope_dimension_count(head_dim)
     if own.get("key_length"):
@@ -89,6 +96,8 @@ def write(path: Path, family: str, *, n_layer: int = 2, n_embd: int = 256, n_hea
         w.add_tensor("rope_freqs.weight", np.asarray(rope_freqs, np.float32))
     for il in range(n_layer):
         for name in COMMON + extra:
+            if name == "ffn_norm.weight" and own.get("no_ffn_norm"):
+                continue
             if name.endswith("norm.weight"):
                 tensor(f"blk.{il}.{name}", shapes.get(name, (n_embd,)), 0.1, 1.0)   # near one, as trained norms are
             elif name.endswith(".bias"):

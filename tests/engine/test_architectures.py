@@ -93,6 +93,7 @@ CASES = {
                                                                   "rope.scaling.factor": 8.0}}),
     # 62 layers is how llama.cpp tells Gemma-3 27B, whose queries scale by n_embd / n_head (64), not
     # by the head width (96 here)
+    "command-r": ("command-r", {}),
     "gemma3-27b-query-scale": ("gemma3", {"n_layer": 62, "head_dim": 96, "n_embd": 256, "n_ff": 256}),
 }
 
@@ -105,7 +106,7 @@ def test_f32_logits_sit_in_llamacpps_own_band(tmp_path, case):
     _check(write(tmp_path / f"{case}.gguf", family, **kwargs), plain=plain)
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3", "gemma3"])
+@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3", "gemma3", "command-r"])
 @pytest.mark.parametrize("ftype", ["Q8_0", "Q4_K_M"])
 def test_llamacpp_quantized_variants_sit_in_its_own_band(tmp_path, family, ftype):
     src = write(tmp_path / f"{family}.gguf", family, n_layer=6 if family == "gemma3" else 2)

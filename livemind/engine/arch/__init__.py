@@ -57,6 +57,8 @@ class Architecture:
     attention with RoPE, a gated feed-forward)."""
 
     name: str                              # GGUF general.architecture
+    norm: str = "rms"                      # block and output norms: "rms", or "layer" (LayerNorm, no bias)
+    parallel_residual: bool = False        # x += attn(h) + ffn(h) with one h = attn_norm(x); no ffn_norm
     rope_style: str = "normal"             # "normal" (interleaved pairs) or "neox" (half-split)
     activation: str = "silu"               # "silu" (SwiGLU) or "gelu" (GeGLU, tanh approximation)
     embed_scale_sqrt: bool = False         # token embeddings × sqrt(n_embd) (Gemma)
@@ -70,14 +72,14 @@ class Architecture:
     applies: frozenset[str] = frozenset()  # MATH_KEYS this family honours
 
 
-_FAMILIES = ("llama", "gemma3", "qwen2", "qwen3")
+_FAMILIES = ("llama", "gemma3", "qwen2", "qwen3", "command-r")
 
 
 def architecture(name: str) -> Architecture | None:
     """The description of GGUF architecture ``name``, or None when the engine has none."""
     if name not in _FAMILIES:
         return None
-    return importlib.import_module(f"livemind.engine.arch.{name}").ARCH
+    return importlib.import_module(f"livemind.engine.arch.{name.replace('-', '_')}").ARCH
 
 
 def supported() -> tuple[str, ...]:
