@@ -201,11 +201,14 @@ class VLLMBackend:
             return prompt
         from vllm.renderers.params import ChatParams
 
+        from livemind.engine.tokenizer import escape_specials
+
         tokenizer = renderer.get_tokenizer()
-        specials = self._specials or _special_tokens(tokenizer)
-        self._specials = specials
-        messages = [{**m, "content": _escape(m["content"], specials)} if isinstance(m.get("content"), str) else m
-                    for m in request.messages]
+        if self._specials is None:   # once per engine: the tokenizer does not change
+            self._specials = _special_tokens(tokenizer)
+        specials = self._specials
+        messages = [{**m, "content": escape_specials(specials, m["content"])} if isinstance(m.get("content"), str)
+                    else m for m in request.messages]
         chat = ChatParams(chat_template_kwargs={"add_generation_prompt": True, "tokenize": False})
         _, rendered = await renderer.render_messages_async(messages, chat)
         if "prompt" not in rendered:   # a renderer that tokenizes itself (Mistral's): vLLM's way, unescaped
@@ -294,14 +297,6 @@ def _special_tokens(tokenizer):
         if isinstance(tid, int) and tid >= 0:
             found.setdefault(text, tid)
     return SpecialTokens(sorted(found.items(), key=lambda kv: (-len(kv[0]), kv[0])))
-
-
-def _escape(text: str, specials) -> str:
-    """Message text with the escape mark before each special token spelled in it (see
-    :meth:`livemind.engine.Tokenizer.escape`); a mark already there becomes U+FFFD."""
-    from livemind.engine.tokenizer import ESCAPE
-
-    return specials.escape(text.replace(ESCAPE, "\ufffd"), ESCAPE)
 
 
 def _tokenize_escaped(tokenizer, text: str, specials) -> list[int]:

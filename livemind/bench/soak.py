@@ -191,14 +191,17 @@ def main(*, minutes: float = 30.0, concurrency: int = 4, interval: float = 5.0, 
                 time.sleep(0.2)
             print(f"soak: {minutes:g} min, {concurrency} clients, context {context}, budget {budget_mib} MiB, "
                   f"server pid {proc.pid}", file=sys.stderr)
+            load_before = os.getloadavg()[0]
             samples, outcomes = asyncio.run(_drive(url, proc.pid, minutes, concurrency, interval, seed))
+            load_after = os.getloadavg()[0]
         finally:
             proc.terminate()
             proc.wait(60)
             log.close()
     summary = summarise(samples)
     report = {"machine": machine_facts(), "settings": {"minutes": minutes, "concurrency": concurrency,
-              "interval": interval, "context": context, "budget_mib": budget_mib, "seed": seed},
+              "interval": interval, "context": context, "budget_mib": budget_mib, "seed": seed,
+              "load_average_1min": [load_before, load_after]},
               "summary": summary, "outcomes": dict(sorted(outcomes.items())), "samples": samples}
     print(json.dumps({"summary": summary, "outcomes": report["outcomes"]}, indent=1))
     if out:
@@ -227,6 +230,12 @@ ISAs {', '.join(m['isas'])}). A real `livemind serve` with the default team at a
 swaps them as the traffic turns. {st['concurrency']} clients loop over routed requests, named experts, parallel and
 turns consensus, and streams they abandon after a few frames (docs in `livemind/bench/soak.py`). The server
 process's RSS (VmRSS) and peak (VmHWM) are read from /proc every {st['interval']:g} s.
+
+Method: this measures memory, not speed, so no peer runs beside it (llama.cpp's server holds one
+model and does not swap). RSS is read from outside the server, by the driving process. Load average
+(1 min) at the start and end: {' / '.join(f'{x:.1f}' for x in st.get('load_average_1min', []))
+or 'not recorded'}; other work on the machine slows the requests (the counts below) but does not
+change what the server holds resident.
 
 **Result:** {s['requests']} requests in {s['minutes']:.1f} min, {s['loads']} model loads. RSS maximum by third of
 the run: {' / '.join(f'{x:g}' for x in s['rss_max_mib_by_third'])} MiB; median by third:

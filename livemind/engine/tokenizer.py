@@ -28,6 +28,13 @@ from livemind.errors import ModelLoadError
 ESCAPE = "\ufdd0"   # marks control-token text that is data (see Tokenizer.escape)
 
 
+def escape_specials(specials, text: str) -> str:
+    """``text`` with :data:`ESCAPE` before each occurrence of ``specials`` (a
+    ``_vocab.SpecialTokens``) and any ESCAPE already in it turned into U+FFFD: what
+    :meth:`Tokenizer.escape` does with the model's control tokens, for any tokenizer's."""
+    return specials.escape(text.replace(ESCAPE, "\ufffd"), ESCAPE)
+
+
 class Tokenizer:
     """A GGUF model's tokenizer: ``encode`` text to ids, ``decode`` ids to text.
 
@@ -162,7 +169,7 @@ class Tokenizer:
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
-        return self._vocab.specials_control.escape(text.replace(ESCAPE, "\ufffd"), ESCAPE)
+        return escape_specials(self._vocab.specials_control, text)
 
     def token_bytes(self, tid: int) -> bytes:
         """The bytes token ``tid`` stands for; part of a character for byte tokens (``<0xE2>``),
