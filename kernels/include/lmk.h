@@ -90,6 +90,24 @@ void lmk_fp8_to_f32_ref(const uint8_t *x, float *y, int64_t n);
 lmk_status lmk_matmul_f32(const float *a, const float *b, float *c, int64_t M, int64_t N, int64_t K);
 lmk_status lmk_matmul_f32_ref(const float *a, const float *b, float *c, int64_t M, int64_t N, int64_t K);
 
+/* Half-precision weights, as GGUF stores them (values are ggml's type ids): IEEE binary16, or
+ * bfloat16 (the top 16 bits of a float32). */
+typedef enum {
+    LMK_HALF_F16 = 1,
+    LMK_HALF_BF16 = 30,
+} lmk_half;
+
+int lmk_half_valid(int type);
+float lmk_bf16_to_f32(uint16_t h);
+/* x (n) half bits of `type` → y (n) floats (exact). */
+lmk_status lmk_half_to_f32_n(lmk_half type, const uint16_t *x, float *y, int64_t n);
+/* lmk_matmul_f32 with b (N, K) held as half bits of `type`: activations stay float32 and the
+ * weights widen in registers (both conversions are exact), threaded the same way. */
+lmk_status lmk_matmul_half(lmk_half type, const float *a, const uint16_t *b, float *c, int64_t M, int64_t N,
+                           int64_t K);
+lmk_status lmk_matmul_half_ref(lmk_half type, const float *a, const uint16_t *b, float *c, int64_t M, int64_t N,
+                               int64_t K);
+
 /* ---------------------------------------------------------------- quantized blocks (quant.c) */
 
 /* GGUF block formats, bit-compatible with ggml. Values are ggml's type ids. */

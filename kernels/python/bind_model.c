@@ -74,7 +74,7 @@ static int get_tensor(model_box *box, PyObject *tensors, const char *key, lmk_te
         return 0;
     }
     if (type == LMK_TYPE_F32) row_bytes = cols * 4;
-    else if (type == LMK_TYPE_F16) row_bytes = cols * 2;
+    else if (lmk_half_valid(type)) row_bytes = cols * 2;   /* F16, BF16 */
     else if (lmk_qrow_bytes((lmk_qfmt)type, cols, &row_bytes) != LMK_OK) {
         PyErr_Format(PyExc_ValueError, "tensor %s: type %d with %lld columns is not supported", key, type, cols);
         return 0;

@@ -17,7 +17,11 @@
  * the roles swap: b is packed whole and units are rows of c (at most mc).
  *
  * M == 1 (a decode step) is memory-bound: packing would read b twice, so it takes a GEMV path
- * that streams b once, threaded over N. N == 1 is the same product with a and b swapped. */
+ * that streams b once, threaded over N. N == 1 is the same product with a and b swapped.
+ *
+ * Half-precision weights (f16, bf16) take the same paths: the GEMV kernels widen w in registers,
+ * and the GEMM widens each slice of b as it packs it (the packed panels are float32), so the
+ * micro-kernels are the float32 ones. */
 #include "matmul.h"
 
 /* ---------------------------------------------------------------- reference */
@@ -41,19 +45,24 @@ lmk_status lmk_matmul_f32_ref(const float *a, const float *b, float *c, int64_t 
 
 typedef struct {
     const lmk_sgemm_arch *arch;
-    const float *x;  /* (K) */
-    const float *w;  /* (n, K) */
-    float *y;        /* (n) */
+    const float *x;      /* (K) */
+    const float *w;      /* (n, K), or NULL: */
+    const uint16_t *wh;  /* (n, K) half bits, read by hk */
+    lmk_hgemv_kernel hk;
+    float *y;            /* (n) */
     int64_t K;
 } gemv_job;
 
 static void gemv_task(void *ctx, int64_t begin, int64_t end) {
     const gemv_job *j = ctx;
-    j->arch->gemv(j->x, j->w + begin * j->K, j->y + begin, end - begin, j->K);
+    if (j->hk) j->hk(j->x, j->wh + begin * j->K, j->y + begin, end - begin, j->K);
+    else j->arch->gemv(j->x, j->w + begin * j->K, j->y + begin, end - begin, j->K);
 }
 
-static void gemv(const lmk_sgemm_arch *arch, const float *x, const float *w, float *y, int64_t n, int64_t K) {
-    gemv_job job = {arch, x, w, y, K};
+/* w (n, K) is float32 (wh == NULL) or half bits of type ht */
+static void gemv(const lmk_sgemm_arch *arch, const float *x, const float *w, const uint16_t *wh, lmk_half ht,
+                 float *y, int64_t n, int64_t K) {
+    gemv_job job = {arch, x, w, wh, wh ? (ht == LMK_HALF_F16 ? arch->gemv_f16 : arch->gemv_bf16) : NULL, y, K};
     /* A chunk gets at least ~512K multiply-adds (2 MiB of w, tens of µs): waking a worker costs
      * µs on an idle machine but can cost far more on a busy one (measured: a 576 × 576 GEMV took
      * 25 µs on one thread and ~370 µs on two while other processes loaded both cores). */
@@ -81,6 +90,18 @@ static void pack_panels(const lmk_sgemm_arch *ar, const float *src, int64_t ld, 
 }
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+static void bf16_to_f32_n(const uint16_t *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(y + i, &u, 4);
+    }
+}
+
+static void widen(lmk_half t, const uint16_t *x, float *y, int64_t n) {
+    if (t == LMK_HALF_F16) lmk_f16_to_f32_n(x, y, n);
+    else bf16_to_f32_n(x, y, n);
+}
 
 /* c (m, n) [+]= A · Bᵀ over one K block, from packed panels:
  *   ap (m rounded up to mr, kc)  mr-row panels
@@ -118,7 +139,9 @@ static void macro_kernel(const lmk_sgemm_arch *ar, int64_t kc, const float *ap, 
 typedef struct {
     const lmk_sgemm_arch *arch;
     const float *a;        /* (M, K) */
-    const float *b;        /* (N, K) */
+    const float *b;        /* (N, K), or NULL: */
+    const uint16_t *bh;    /* (N, K) half bits of type bt, widened as they are packed */
+    lmk_half bt;
     float *c;              /* (M, N) */
     int64_t M, N, K;
     int64_t kc_max;        /* K block */
@@ -134,15 +157,41 @@ typedef struct {
     int64_t next_unit;     /* atomic: the next unit to take */
 } gemm_job;
 
+/* Rows [r0, r0 + rows) × columns [pc, pc + kc) of b into nr-wide panels at dst. Half weights
+ * widen nr rows at a time into tmp (nr, kc) first; without tmp, element by element. */
+static void pack_b(const gemm_job *j, int64_t r0, int64_t rows, int64_t pc, int64_t kc, float *dst, float *tmp) {
+    const lmk_sgemm_arch *ar = j->arch;
+    const int r = ar->nr;
+    if (!j->bh) {
+        pack_panels(ar, j->b + r0 * j->K + pc, j->K, rows, kc, r, dst);
+        return;
+    }
+    for (int64_t p = 0; p < rows; p += r, dst += r * kc) {
+        const int64_t pr = LMK_MIN((int64_t)r, rows - p);
+        const uint16_t *s = j->bh + (r0 + p) * j->K + pc;
+        if (tmp) {
+            for (int64_t i = 0; i < pr; i++) widen(j->bt, s + i * j->K, tmp + i * kc, kc);
+            pack_panels(ar, tmp, kc, pr, kc, r, dst);
+            continue;
+        }
+        for (int64_t k = 0; k < kc; k++) {
+            for (int64_t i = 0; i < pr; i++)
+                dst[k * r + i] = j->bt == LMK_HALF_F16 ? lmk_f16_to_f32(s[i * j->K + k]) : lmk_bf16_to_f32(s[i * j->K + k]);
+            for (int64_t i = pr; i < r; i++) dst[k * r + i] = 0.0f;
+        }
+    }
+}
+
 static void pack_shared_task(void *ctx, int64_t begin, int64_t end) {
     const gemm_job *j = ctx;
     const int r = j->split_n ? j->arch->mr : j->arch->nr;
-    const float *src = j->split_n ? j->a : j->b;
     const int64_t rows = j->split_n ? j->M : j->N;
     const int64_t r0 = begin * r, r1 = LMK_MIN(end * r, rows);
     for (int64_t pc = 0; pc < j->K; pc += j->kc_max) {
         const int64_t kc = LMK_MIN(j->kc_max, j->K - pc);
-        pack_panels(j->arch, src + r0 * j->K + pc, j->K, r1 - r0, kc, r, j->shared + pc * j->shared_rows + r0 * kc);
+        float *dst = j->shared + pc * j->shared_rows + r0 * kc;
+        if (j->split_n) pack_panels(j->arch, j->a + r0 * j->K + pc, j->K, r1 - r0, kc, r, dst);
+        else pack_b(j, r0, r1 - r0, pc, kc, dst, NULL);  /* rare (c narrower than the threads): no scratch */
     }
 }
 
@@ -152,6 +201,7 @@ static void compute_task(void *ctx, int64_t begin, int64_t end) {
     const int slot = __atomic_fetch_add(&j->next_slot, 1, __ATOMIC_RELAXED);
     if (slot >= j->n_slots) return;  /* the pool grew since the call began: the others take the units */
     float *own = j->scratch + (int64_t)slot * j->slot_floats;
+    float *tmp = own + round_up(j->unit * j->kc_max, 16);  /* (nr, kc_max) half weights widened */
     for (;;) {
         const int64_t u = __atomic_fetch_add(&j->next_unit, 1, __ATOMIC_RELAXED);
         if (u >= j->n_units) return;
@@ -160,7 +210,7 @@ static void compute_task(void *ctx, int64_t begin, int64_t end) {
             const int64_t kc = LMK_MIN(j->kc_max, j->K - pc);
             const float *sh = j->shared + pc * j->shared_rows;
             if (j->split_n) {  /* columns [u0, u0 + un) of c: pack those rows of b */
-                pack_panels(ar, j->b + u0 * j->K + pc, j->K, un, kc, ar->nr, own);
+                pack_b(j, u0, un, pc, kc, own, tmp);
                 macro_kernel(ar, kc, sh, j->M, own, un, j->c + u0, j->N, pc > 0);
             } else {           /* rows [u0, u0 + un) of c: pack those rows of a */
                 pack_panels(ar, j->a + u0 * j->K + pc, j->K, un, kc, ar->mr, own);
@@ -170,12 +220,12 @@ static void compute_task(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-static lmk_status gemm(const lmk_sgemm_arch *ar, const float *a, const float *b, float *c, int64_t M, int64_t N,
-                       int64_t K) {
+static lmk_status gemm(const lmk_sgemm_arch *ar, const float *a, const float *b, const uint16_t *bh, lmk_half bt,
+                       float *c, int64_t M, int64_t N, int64_t K) {
     /* Below ~2M multiply-adds a second thread costs more to wake than it saves. */
     const int threads = M * N * K < ((int64_t)1 << 21) ? 1 : lmk_threads_get();
     const int64_t n_tiles = (N + ar->nr - 1) / ar->nr, m_tiles = (M + ar->mr - 1) / ar->mr;
-    gemm_job j = {.arch = ar, .a = a, .b = b, .c = c, .M = M, .N = N, .K = K};
+    gemm_job j = {.arch = ar, .a = a, .b = b, .bh = bh, .bt = bt, .c = c, .M = M, .N = N, .K = K};
     j.kc_max = LMK_MIN((int64_t)ar->kc, K);
     /* Split N unless c is too narrow to give every thread a few column units. A (activations)
      * is then the operand packed whole, B (weights, often the larger) only block by block. */
@@ -188,13 +238,13 @@ static lmk_status gemm(const lmk_sgemm_arch *ar, const float *a, const float *b,
     j.n_units = ((j.split_n ? N : M) + j.unit - 1) / j.unit;
     j.shared_rows = round_up(j.split_n ? M : N, r_shared);
     j.n_slots = threads;
-    if (!lmk_dims_ok(j.shared_rows + 16, K) || !lmk_dims_ok(j.unit + 16, j.kc_max) ||
-        !lmk_dims_ok(j.n_slots, (j.unit + 16) * j.kc_max))
+    if (!lmk_dims_ok(j.shared_rows + 16, K) || !lmk_dims_ok(j.unit + ar->nr + 32, j.kc_max) ||
+        !lmk_dims_ok(j.n_slots, (j.unit + ar->nr + 32) * j.kc_max))
         return LMK_ERR_NOMEM;  /* scratch beyond what int64_t can count: no allocation could hold it */
 
     /* each region starts on a 64-byte boundary: the micro-kernels load B panels aligned */
     const int64_t shared_floats = round_up(j.shared_rows * K, 16);
-    j.slot_floats = round_up(j.unit * j.kc_max, 16);
+    j.slot_floats = round_up(j.unit * j.kc_max, 16) + (bh ? round_up((int64_t)ar->nr * j.kc_max, 16) : 0);
     float *buf = lmk_alloc(sizeof(float) * (size_t)(shared_floats + j.n_slots * j.slot_floats));
     if (!buf) return LMK_ERR_NOMEM;
     j.shared = buf;
@@ -226,12 +276,80 @@ lmk_status lmk_matmul_f32(const float *a, const float *b, float *c, int64_t M, i
         return LMK_OK;
     }
     if (M == 1) {
-        gemv(arch, a, b, c, N, K);
+        gemv(arch, a, b, NULL, LMK_HALF_F16, c, N, K);
         return LMK_OK;
     }
     if (N == 1) {  /* c (M, 1): row i is dot(a[i], b[0]), a GEMV over the rows of a */
-        gemv(arch, b, a, c, M, K);
+        gemv(arch, b, a, NULL, LMK_HALF_F16, c, M, K);
         return LMK_OK;
     }
-    return gemm(arch, a, b, c, M, N, K);
+    return gemm(arch, a, b, NULL, LMK_HALF_F16, c, M, N, K);
+}
+
+/* ---------------------------------------------------------------- half-precision weights */
+
+int lmk_half_valid(int type) { return type == LMK_HALF_F16 || type == LMK_HALF_BF16; }
+
+float lmk_bf16_to_f32(uint16_t h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+lmk_status lmk_half_to_f32_n(lmk_half type, const uint16_t *x, float *y, int64_t n) {
+    if (!lmk_half_valid((int)type) || n < 0 || (n && (!x || !y))) return LMK_ERR_ARG;
+    if (n) widen(type, x, y, n);
+    return LMK_OK;
+}
+
+static int half_args_ok(lmk_half type, const float *a, const uint16_t *b, const float *c, int64_t M, int64_t N,
+                        int64_t K) {
+    if (!lmk_half_valid((int)type) || !lmk_dims_ok(M, K) || !lmk_dims_ok(N, K) || !lmk_dims_ok(M, N)) return 0;
+    return M * N == 0 || (c && (K == 0 || (a && b)));
+}
+
+/* Each weight row widened exactly, then dotted in double as lmk_matmul_f32_ref does. */
+lmk_status lmk_matmul_half_ref(lmk_half type, const float *a, const uint16_t *b, float *c, int64_t M, int64_t N,
+                               int64_t K) {
+    if (!half_args_ok(type, a, b, c, M, N, K)) return LMK_ERR_ARG;
+    if (M * N == 0) return LMK_OK;
+    float *row = lmk_alloc(sizeof(float) * (size_t)LMK_MAX(K, 1));  /* (K) one weight row */
+    if (!row) return LMK_ERR_NOMEM;
+    for (int64_t j = 0; j < N; j++) {
+        for (int64_t k = 0; k < K; k++)
+            row[k] = type == LMK_HALF_F16 ? lmk_f16_to_f32(b[j * K + k]) : lmk_bf16_to_f32(b[j * K + k]);
+        for (int64_t i = 0; i < M; i++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++) s += (double)a[i * K + k] * (double)row[k];
+            c[i * N + j] = (float)s;
+        }
+    }
+    lmk_free(row);
+    return LMK_OK;
+}
+
+lmk_status lmk_matmul_half(lmk_half type, const float *a, const uint16_t *b, float *c, int64_t M, int64_t N,
+                           int64_t K) {
+    if (!half_args_ok(type, a, b, c, M, N, K)) return LMK_ERR_ARG;
+    if (M * N == 0) return LMK_OK;
+    const lmk_sgemm_arch *arch = LMK_SELECT(NULL, &lmk_sgemm_avx2, &lmk_sgemm_avx512, &lmk_sgemm_neon);
+    if (!arch) return lmk_matmul_half_ref(type, a, b, c, M, N, K);
+    if (K == 0) {
+        memset(c, 0, sizeof(float) * (size_t)(M * N));
+        return LMK_OK;
+    }
+    if (M == 1) {
+        gemv(arch, a, NULL, b, type, c, N, K);
+        return LMK_OK;
+    }
+    if (N == 1) {  /* one weight row, widened once: a float32 GEMV over the rows of a */
+        float *row = lmk_alloc(sizeof(float) * (size_t)K);  /* (K) */
+        if (!row) return LMK_ERR_NOMEM;
+        widen(type, b, row, K);
+        gemv(arch, row, a, NULL, type, c, M, K);
+        lmk_free(row);
+        return LMK_OK;
+    }
+    return gemm(arch, a, NULL, b, type, c, M, N, K);
 }

@@ -20,6 +20,9 @@ typedef void (*lmk_sgemm_ukernel)(int64_t kc, const float *ap, const float *bp, 
 /* y[i] = dot(x (K), w[i] (K)) for i in [0, n): w (n, K) row-major, rows K floats apart. */
 typedef void (*lmk_sgemv_kernel)(const float *x, const float *w, float *y, int64_t n, int64_t K);
 
+/* The same with w (n, K) as half bits (f16 or bf16: each ISA has one kernel per type). */
+typedef void (*lmk_hgemv_kernel)(const float *x, const uint16_t *w, float *y, int64_t n, int64_t K);
+
 /* dst ← src rows [0, rows) × columns [0, kc) (rows ld floats apart) as consecutive panels of r
  * rows, each (kc, r): for each k the panel's r rows side by side, rows past `rows` zero. */
 typedef void (*lmk_sgemm_pack)(const float *src, int64_t ld, int64_t rows, int64_t kc, int r, float *dst);
@@ -32,6 +35,7 @@ typedef struct {
     lmk_sgemm_ukernel ukernel;
     lmk_sgemm_pack pack;  /* NULL: the portable packer in matmul.c */
     lmk_sgemv_kernel gemv;
+    lmk_hgemv_kernel gemv_f16, gemv_bf16;
 } lmk_sgemm_arch;
 
 #if LMK_X86

@@ -21,7 +21,9 @@ static int tensor_ok(const lmk_tensor *t, int64_t rows, int64_t cols, int option
     if (t->layout == LMK_LAYOUT_X16) return !f32_only && lmk_qx16_supported(t->type) && rows % 16 == 0 && cols % 32 == 0;
     if (t->layout != LMK_LAYOUT_ROWS) return 0;
     if (t->type == LMK_TYPE_F32) return 1;
-    if (f32_only || !lmk_qfmt_valid(t->type)) return 0;
+    if (f32_only) return 0;
+    if (lmk_half_valid(t->type)) return 1;   /* F16, BF16: rows of plain halves */
+    if (!lmk_qfmt_valid(t->type)) return 0;
     return cols % lmk_qblock_elems((lmk_qfmt)t->type) == 0;
 }
 
@@ -103,6 +105,8 @@ int64_t lmk_model_workspace_bytes(const lmk_model *m, int32_t max_tokens) {
 /* y (T, rows) = x (T, cols) · wᵀ */
 static lmk_status linear(const lmk_tensor *w, const float *x, float *y, int64_t T) {
     if (w->type == LMK_TYPE_F32) return lmk_matmul_f32(x, (const float *)w->data, y, T, w->rows, w->cols);
+    if (lmk_half_valid(w->type))
+        return lmk_matmul_half((lmk_half)w->type, x, (const uint16_t *)w->data, y, T, w->rows, w->cols);
     if (w->layout == LMK_LAYOUT_X16) return lmk_qmatmul_x16((lmk_qfmt)w->type, x, w->data, y, T, w->rows, w->cols);
     return lmk_qmatmul((lmk_qfmt)w->type, x, w->data, y, T, w->rows, w->cols);
 }
@@ -111,6 +115,9 @@ static lmk_status embed(const lmk_tensor *e, int32_t token, float scale, float *
     const int64_t n = e->cols;
     if (e->type == LMK_TYPE_F32) {
         memcpy(out, (const float *)e->data + (int64_t)token * n, (size_t)n * sizeof(float));
+    } else if (lmk_half_valid(e->type)) {
+        lmk_status s = lmk_half_to_f32_n((lmk_half)e->type, (const uint16_t *)e->data + (int64_t)token * n, out, n);
+        if (s != LMK_OK) return s;
     } else {
         int64_t row_bytes;
         lmk_status s = lmk_qrow_bytes((lmk_qfmt)e->type, n, &row_bytes);

@@ -36,6 +36,62 @@ static void check_case(int64_t M, int64_t N, int64_t K) {
     free(want);
 }
 
+/* Half-precision weights: every ISA's lmk_matmul_half against lmk_matmul_half_ref. Widening is
+ * exact, so the tolerance is the float32 one. */
+static void check_half_case(lmk_half t, int64_t M, int64_t N, int64_t K) {
+    float *a = malloc(sizeof(float) * (size_t)(M * K + 1));       /* (M, K) */
+    float *f = malloc(sizeof(float) * (size_t)(N * K + 1));       /* (N, K) before rounding */
+    uint16_t *b = malloc(sizeof(uint16_t) * (size_t)(N * K + 1)); /* (N, K) half bits */
+    float *c = malloc(sizeof(float) * (size_t)(M * N)), *want = malloc(sizeof(float) * (size_t)(M * N));
+    fill_uniform(a, M * K, -1.0f, 1.0f);
+    fill_uniform(f, N * K, -1.0f, 1.0f);
+    for (int64_t i = 0; i < N * K; i++) {
+        uint32_t u;
+        memcpy(&u, f + i, 4);
+        b[i] = t == LMK_HALF_F16 ? lmk_f32_to_f16(f[i]) : (uint16_t)(u >> 16);
+    }
+    lmk_matmul_half_ref(t, a, b, want, M, N, K);
+    char what[96];
+    const char *tn = t == LMK_HALF_F16 ? "f16" : "bf16";
+    FOR_EACH_ISA(isa) {
+        for (int64_t i = 0; i < M * N; i++) c[i] = NAN;
+        snprintf(what, sizeof what, "matmul %s %lldx%lldx%lld", tn, (long long)M, (long long)N, (long long)K);
+        expect_true(what, lmk_matmul_half(t, a, b, c, M, N, K) == LMK_OK);
+        expect_close(what, c, want, M * N, MATMUL_ATOL_PER_K * (double)K, MATMUL_RTOL);
+    }
+    free(a), free(f), free(b), free(c), free(want);
+}
+
+static void test_half(void) {
+    static const int64_t small[] = {1, 3, 17, 129};
+    static const lmk_half types[] = {LMK_HALF_F16, LMK_HALF_BF16};
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                for (int k = 0; k < 4; k++) check_half_case(types[t], small[i], small[j], small[k]);
+        check_half_case(types[t], 257, 129, 300);  /* K crosses a block; threads split over N */
+        check_half_case(types[t], 300, 20, 300);   /* one column tile: b is the shared operand */
+        check_half_case(types[t], 1, 129, 4097);   /* GEMV, ragged tail */
+        check_half_case(types[t], 129, 1, 4097);   /* N == 1 */
+    }
+    /* the conversions are exact, specials included */
+    const uint16_t h[] = {0x0000, 0x8000, 0x3C00, 0x0001, 0x7C00, 0xFBFF};
+    const float hf[] = {0.0f, -0.0f, 1.0f, 5.9604645e-08f, INFINITY, -65504.0f};
+    const uint16_t bh[] = {0x3F80, 0xC040, 0x0001, 0x7F80};
+    const float bf[] = {1.0f, -3.0f, 9.1835496e-41f, INFINITY};
+    float y[6];
+    int ok = lmk_half_to_f32_n(LMK_HALF_F16, h, y, 6) == LMK_OK && memcmp(y, hf, sizeof hf) == 0;
+    ok &= lmk_half_to_f32_n(LMK_HALF_BF16, bh, y, 4) == LMK_OK && memcmp(y, bf, sizeof bf) == 0;
+    expect_true("half to f32 exact", ok);
+    float x[4] = {0};
+    expect_true("matmul half rejects bad type and sizes",
+                lmk_matmul_half((lmk_half)2, x, h, x, 1, 1, 1) == LMK_ERR_ARG &&
+                    lmk_matmul_half(LMK_HALF_F16, x, h, x, 1, -1, 1) == LMK_ERR_ARG &&
+                    lmk_matmul_half(LMK_HALF_BF16, x, NULL, x, 1, 1, 1) == LMK_ERR_ARG &&
+                    lmk_matmul_half_ref((lmk_half)0, x, h, x, 1, 1, 1) == LMK_ERR_ARG &&
+                    lmk_half_to_f32_n((lmk_half)8, h, y, 1) == LMK_ERR_ARG);
+}
+
 static void check_k_zero(void) {
     float c[6] = {1, 2, 3, 4, 5, 6}, zero[6] = {0};
     float one = 1.0f;
@@ -77,4 +133,5 @@ void test_matmul(void) {
     check_case(64, 64, 64);      /* whole tiles everywhere */
     check_k_zero();
     check_bad_args();
+    test_half();
 }

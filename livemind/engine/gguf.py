@@ -45,7 +45,11 @@ GGML_TYPES: dict[int, GGMLType] = {t.id: t for t in (
     GGMLType(11, "Q3_K", 256, 110), GGMLType(12, "Q4_K", 256, 144), GGMLType(13, "Q5_K", 256, 176),
     GGMLType(14, "Q6_K", 256, 210), GGMLType(15, "Q8_K", 256, 292), GGMLType(24, "I8", 1, 1),
     GGMLType(25, "I16", 1, 2), GGMLType(26, "I32", 1, 4), GGMLType(27, "I64", 1, 8),
-    GGMLType(28, "F64", 1, 8), GGMLType(30, "BF16", 1, 2),
+    GGMLType(28, "F64", 1, 8), GGMLType(30, "BF16", 1, 2), GGMLType(16, "IQ2_XXS", 256, 66),
+    GGMLType(17, "IQ2_XS", 256, 74), GGMLType(18, "IQ3_XXS", 256, 98), GGMLType(19, "IQ1_S", 256, 50),
+    GGMLType(20, "IQ4_NL", 32, 18), GGMLType(21, "IQ3_S", 256, 110), GGMLType(22, "IQ2_S", 256, 82),
+    GGMLType(23, "IQ4_XS", 256, 136), GGMLType(29, "IQ1_M", 256, 56), GGMLType(34, "TQ1_0", 256, 54),
+    GGMLType(35, "TQ2_0", 256, 66), GGMLType(39, "MXFP4", 32, 17),
 )}
 
 # metadata value types: id -> (struct format, size); 8 = string, 9 = array

@@ -36,6 +36,9 @@ _LAYER_TENSORS = {  # lmk name -> GGUF name (per layer, after "blk.N.")
 _BASE_LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate",
                        "ffn_up", "ffn_down")
 _F32_ONLY = ("norm", "bias", "rope_freqs")   # vectors the step reads as floats
+# GGUF types the step reads a projection or embedding in: floats, halves (widened in registers)
+# and the quantized formats of livemind.kernels
+_WEIGHT_TYPES = ("F32", "F16", "BF16", *(q.upper() for q in K.QUANT_FORMATS))
 
 
 def _layer_tensors(cfg: ModelConfig) -> tuple[str, ...]:
@@ -99,7 +102,7 @@ class Model:
             if (rows, info.shape[-1]) != shapes[ours]:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} has shape {info.shape}; this model's "
                                              f"hyper-parameters want {shapes[ours]}")
-            formats = ("F32",) if ours.endswith(_F32_ONLY) else ("F32", *(q.upper() for q in K.QUANT_FORMATS))
+            formats = ("F32",) if ours.endswith(_F32_ONLY) else _WEIGHT_TYPES
             if info.type.name not in formats:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} is {info.type.name}; the engine reads "
                                              f"{ours} weights as {', '.join(formats)}")

@@ -66,32 +66,53 @@ static void ukernel_8x12(int64_t kc, const float *ap, const float *bp, float *c,
     store_row(c + 7 * ldc, c70, c71, c72, accumulate);
 }
 
+/* GEMV weights: float32, or half bits widened as they load (the kinds of gemv_rows). */
+enum { W_F32, W_F16, W_BF16 };
+
+/* 4 weights from element k of row w → 4 floats: f16 by vcvt, bf16 widened and shifted into a
+ * float's top half. */
+static inline __attribute__((always_inline)) float32x4_t load_w4(const void *w, int64_t k, const int kind) {
+    if (kind == W_F32) return vld1q_f32((const float *)w + k);
+    const uint16x4_t h = vld1_u16((const uint16_t *)w + k);
+    return kind == W_BF16 ? vreinterpretq_f32_u32(vshll_n_u16(h, 16)) : vcvt_f32_f16(vreinterpret_f16_u16(h));
+}
+
+static inline __attribute__((always_inline)) float load_w1(const void *w, int64_t k, const int kind) {
+    if (kind == W_F32) return ((const float *)w)[k];
+    const uint16_t h = ((const uint16_t *)w)[k];
+    return kind == W_BF16 ? lmk_bf16_to_f32(h) : vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
 /* Four rows of w at a time, two accumulators each: eight independent FMA chains hide the FMA
- * latency, and x is loaded once per four rows. The kernel is memory-bound: w is read once. */
-static void gemv_neon(const float *x, const float *w, float *y, int64_t n, int64_t K) {
+ * latency, and x is loaded once per four rows. The kernel is memory-bound: w is read once.
+ * Row i of w starts at element i·K (kind picks the element size). */
+static inline __attribute__((always_inline)) void gemv_rows(const int kind, const float *x, const void *w, float *y,
+                                                            int64_t n, int64_t K) {
+    const size_t es = kind == W_F32 ? 4 : 2;
+#define ROW_AT(i) ((const char *)w + (size_t)(i) * (size_t)K * es)
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        const float *w0 = w + i * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+        const void *w0 = ROW_AT(i), *w1 = ROW_AT(i + 1), *w2 = ROW_AT(i + 2), *w3 = ROW_AT(i + 3);
         float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
         int64_t k = 0;
         for (; k + 8 <= K; k += 8) {
             const float32x4_t xa = vld1q_f32(x + k), xb = vld1q_f32(x + k + 4);
-            s0 = vfmaq_f32(s0, xa, vld1q_f32(w0 + k));
-            s1 = vfmaq_f32(s1, xa, vld1q_f32(w1 + k));
-            s2 = vfmaq_f32(s2, xa, vld1q_f32(w2 + k));
-            s3 = vfmaq_f32(s3, xa, vld1q_f32(w3 + k));
-            t0 = vfmaq_f32(t0, xb, vld1q_f32(w0 + k + 4));
-            t1 = vfmaq_f32(t1, xb, vld1q_f32(w1 + k + 4));
-            t2 = vfmaq_f32(t2, xb, vld1q_f32(w2 + k + 4));
-            t3 = vfmaq_f32(t3, xb, vld1q_f32(w3 + k + 4));
+            s0 = vfmaq_f32(s0, xa, load_w4(w0, k, kind));
+            s1 = vfmaq_f32(s1, xa, load_w4(w1, k, kind));
+            s2 = vfmaq_f32(s2, xa, load_w4(w2, k, kind));
+            s3 = vfmaq_f32(s3, xa, load_w4(w3, k, kind));
+            t0 = vfmaq_f32(t0, xb, load_w4(w0, k + 4, kind));
+            t1 = vfmaq_f32(t1, xb, load_w4(w1, k + 4, kind));
+            t2 = vfmaq_f32(t2, xb, load_w4(w2, k + 4, kind));
+            t3 = vfmaq_f32(t3, xb, load_w4(w3, k + 4, kind));
         }
         float r0 = vaddvq_f32(vaddq_f32(s0, t0)), r1 = vaddvq_f32(vaddq_f32(s1, t1));
         float r2 = vaddvq_f32(vaddq_f32(s2, t2)), r3 = vaddvq_f32(vaddq_f32(s3, t3));
         for (; k < K; k++) {
-            r0 += x[k] * w0[k];
-            r1 += x[k] * w1[k];
-            r2 += x[k] * w2[k];
-            r3 += x[k] * w3[k];
+            r0 += x[k] * load_w1(w0, k, kind);
+            r1 += x[k] * load_w1(w1, k, kind);
+            r2 += x[k] * load_w1(w2, k, kind);
+            r3 += x[k] * load_w1(w3, k, kind);
         }
         y[i] = r0;
         y[i + 1] = r1;
@@ -99,17 +120,26 @@ static void gemv_neon(const float *x, const float *w, float *y, int64_t n, int64
         y[i + 3] = r3;
     }
     for (; i < n; i++) {
-        const float *wi = w + i * K;
+        const void *wi = ROW_AT(i);
         float32x4_t s = vdupq_n_f32(0.0f);
         int64_t k = 0;
-        for (; k + 4 <= K; k += 4) s = vfmaq_f32(s, vld1q_f32(x + k), vld1q_f32(wi + k));
+        for (; k + 4 <= K; k += 4) s = vfmaq_f32(s, vld1q_f32(x + k), load_w4(wi, k, kind));
         float r = vaddvq_f32(s);
-        for (; k < K; k++) r += x[k] * wi[k];
+        for (; k < K; k++) r += x[k] * load_w1(wi, k, kind);
         y[i] = r;
     }
+#undef ROW_AT
+}
+
+static void gemv_neon(const float *x, const float *w, float *y, int64_t n, int64_t K) { gemv_rows(W_F32, x, w, y, n, K); }
+static void gemv_f16_neon(const float *x, const uint16_t *w, float *y, int64_t n, int64_t K) {
+    gemv_rows(W_F16, x, w, y, n, K);
+}
+static void gemv_bf16_neon(const float *x, const uint16_t *w, float *y, int64_t n, int64_t K) {
+    gemv_rows(W_BF16, x, w, y, n, K);
 }
 
 const lmk_sgemm_arch lmk_sgemm_neon = {
     .mr = MR, .nr = NR, .kc = 256, .mc = 128, .nc = 768, .ukernel = ukernel_8x12,
-    .pack = NULL, .gemv = gemv_neon,
+    .pack = NULL, .gemv = gemv_neon, .gemv_f16 = gemv_f16_neon, .gemv_bf16 = gemv_bf16_neon,
 };

@@ -121,32 +121,53 @@ static float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/* GEMV weights: float32, or half bits widened as they load (the kinds of gemv_rows). */
+enum { W_F32, W_F16, W_BF16 };
+
+/* 8 weights from element k of row w → 8 floats: f16 by F16C, bf16 by shifting the bits into a
+ * float's top half. */
+static inline __attribute__((always_inline)) __m256 load_w8(const void *w, int64_t k, const int kind) {
+    if (kind == W_F32) return _mm256_loadu_ps((const float *)w + k);
+    const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + k));
+    return kind == W_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+}
+
+static inline __attribute__((always_inline)) float load_w1(const void *w, int64_t k, const int kind) {
+    if (kind == W_F32) return ((const float *)w)[k];
+    const uint16_t h = ((const uint16_t *)w)[k];
+    return kind == W_BF16 ? lmk_bf16_to_f32(h) : _cvtsh_ss(h);
+}
+
 /* Four rows of w at a time, two accumulators each: eight independent FMA chains hide the FMA
- * latency, and x is loaded once per four rows. The kernel is memory-bound: w is read once. */
-static void gemv_avx2(const float *x, const float *w, float *y, int64_t n, int64_t K) {
+ * latency, and x is loaded once per four rows. The kernel is memory-bound: w is read once.
+ * Row i of w starts at element i·K (kind picks the element size). */
+static inline __attribute__((always_inline)) void gemv_rows(const int kind, const float *x, const void *w, float *y,
+                                                            int64_t n, int64_t K) {
+    const size_t es = kind == W_F32 ? 4 : 2;
+#define ROW_AT(i) ((const char *)w + (size_t)(i) * (size_t)K * es)
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        const float *w0 = w + i * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+        const void *w0 = ROW_AT(i), *w1 = ROW_AT(i + 1), *w2 = ROW_AT(i + 2), *w3 = ROW_AT(i + 3);
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
         int64_t k = 0;
         for (; k + 16 <= K; k += 16) {
             const __m256 xa = _mm256_loadu_ps(x + k), xb = _mm256_loadu_ps(x + k + 8);
-            s0 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w0 + k), s0);
-            s1 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w1 + k), s1);
-            s2 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w2 + k), s2);
-            s3 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(w3 + k), s3);
-            t0 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w0 + k + 8), t0);
-            t1 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w1 + k + 8), t1);
-            t2 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w2 + k + 8), t2);
-            t3 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(w3 + k + 8), t3);
+            s0 = _mm256_fmadd_ps(xa, load_w8(w0, k, kind), s0);
+            s1 = _mm256_fmadd_ps(xa, load_w8(w1, k, kind), s1);
+            s2 = _mm256_fmadd_ps(xa, load_w8(w2, k, kind), s2);
+            s3 = _mm256_fmadd_ps(xa, load_w8(w3, k, kind), s3);
+            t0 = _mm256_fmadd_ps(xb, load_w8(w0, k + 8, kind), t0);
+            t1 = _mm256_fmadd_ps(xb, load_w8(w1, k + 8, kind), t1);
+            t2 = _mm256_fmadd_ps(xb, load_w8(w2, k + 8, kind), t2);
+            t3 = _mm256_fmadd_ps(xb, load_w8(w3, k + 8, kind), t3);
         }
         float r0 = hsum256(_mm256_add_ps(s0, t0)), r1 = hsum256(_mm256_add_ps(s1, t1));
         float r2 = hsum256(_mm256_add_ps(s2, t2)), r3 = hsum256(_mm256_add_ps(s3, t3));
         for (; k < K; k++) {
-            r0 += x[k] * w0[k];
-            r1 += x[k] * w1[k];
-            r2 += x[k] * w2[k];
-            r3 += x[k] * w3[k];
+            r0 += x[k] * load_w1(w0, k, kind);
+            r1 += x[k] * load_w1(w1, k, kind);
+            r2 += x[k] * load_w1(w2, k, kind);
+            r3 += x[k] * load_w1(w3, k, kind);
         }
         y[i] = r0;
         y[i + 1] = r1;
@@ -154,17 +175,26 @@ static void gemv_avx2(const float *x, const float *w, float *y, int64_t n, int64
         y[i + 3] = r3;
     }
     for (; i < n; i++) {
-        const float *wi = w + i * K;
+        const void *wi = ROW_AT(i);
         __m256 s = _mm256_setzero_ps();
         int64_t k = 0;
-        for (; k + 8 <= K; k += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(wi + k), s);
+        for (; k + 8 <= K; k += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), load_w8(wi, k, kind), s);
         float r = hsum256(s);
-        for (; k < K; k++) r += x[k] * wi[k];
+        for (; k < K; k++) r += x[k] * load_w1(wi, k, kind);
         y[i] = r;
     }
+#undef ROW_AT
+}
+
+static void gemv_avx2(const float *x, const float *w, float *y, int64_t n, int64_t K) { gemv_rows(W_F32, x, w, y, n, K); }
+static void gemv_f16_avx2(const float *x, const uint16_t *w, float *y, int64_t n, int64_t K) {
+    gemv_rows(W_F16, x, w, y, n, K);
+}
+static void gemv_bf16_avx2(const float *x, const uint16_t *w, float *y, int64_t n, int64_t K) {
+    gemv_rows(W_BF16, x, w, y, n, K);
 }
 
 const lmk_sgemm_arch lmk_sgemm_avx2 = {
     .mr = MR, .nr = NR, .kc = 256, .mc = 144, .nc = 1024, .ukernel = ukernel_6x16,
-    .pack = lmk_sgemm_pack_avx2, .gemv = gemv_avx2,
+    .pack = lmk_sgemm_pack_avx2, .gemv = gemv_avx2, .gemv_f16 = gemv_f16_avx2, .gemv_bf16 = gemv_bf16_avx2,
 };
