@@ -205,6 +205,10 @@ lmk_status lmk_geglu_ref(const float *gate, const float *up, float *y, int64_t n
 /* y (n) = gelu_tanh(x); y may alias x. */
 lmk_status lmk_gelu(const float *x, float *y, int64_t n);
 lmk_status lmk_gelu_ref(const float *x, float *y, int64_t n);
+/* y (n) = cap·tanh(x / cap), the soft-capping of Gemma-2's attention scores and logits; y may
+ * alias x. cap must be finite and > 0. */
+lmk_status lmk_softcap(const float *x, float *y, int64_t n, float cap);
+lmk_status lmk_softcap_ref(const float *x, float *y, int64_t n, float cap);
 
 /* ---------------------------------------------------------------- attention (attention.c) */
 
@@ -222,8 +226,9 @@ typedef enum {
  * Query row t sits at absolute position S - T + t. Query head h reads KV head h / (H / Hkv).
  * causal: key j is seen by query position p only if j <= p. window > 0: also only if p - j < window.
  * scale: multiplies q·k (commonly 1/sqrt(D)). kv_stride: elements between positions (0 = Hkv*D).
- * LMK_ERR_ARG unless H % Hkv == 0, D >= 1, kv_stride is 0 or >= Hkv*D, window >= 0, and (when
- * causal) T <= S. A query row that sees no key (only when S == 0) comes out as zeros. */
+ * softcap > 0: each scaled score s becomes softcap·tanh(s / softcap) before the softmax (Gemma-2);
+ * 0: none. LMK_ERR_ARG unless H % Hkv == 0, D >= 1, kv_stride is 0 or >= Hkv*D, window >= 0,
+ * softcap finite and >= 0, and (when causal) T <= S. A query row that sees no key (only when S == 0) comes out as zeros. */
 typedef struct {
     int64_t T, S, H, Hkv, D;
     int64_t kv_stride;
@@ -231,6 +236,7 @@ typedef struct {
     int causal;
     int64_t window;
     lmk_kv_dtype kv_dtype;
+    float softcap;
 } lmk_attn_params;
 
 lmk_status lmk_attention(const float *q, const void *k, const void *v, float *out,

@@ -46,7 +46,7 @@ typedef struct {
     lmk_tensor attn_q_bias;          /* (1, n_head·head_dim) F32, optional: added to q (Qwen2) */
     lmk_tensor attn_k_bias;          /* (1, n_head_kv·head_dim), optional */
     lmk_tensor attn_v_bias;          /* (1, n_head_kv·head_dim_v), optional */
-    float rope_theta;                /* this layer's RoPE base */
+    float rope_theta;                /* this layer's RoPE base; 0: no RoPE in this layer (Cohere2) */
     float rope_freq_scale;           /* this layer's linear RoPE scaling (1: none; lmk_rope_ext) */
     int32_t window;                  /* sliding-window size; 0: global attention */
 } lmk_layer;
@@ -69,6 +69,7 @@ typedef struct {
     lmk_tensor rope_freqs;           /* (1, head_dim/2) F32, optional: per-pair RoPE factors (Llama-3.1) */
     float logit_scale;               /* logits are multiplied by this (1: none; Cohere) */
     float final_softcap;             /* > 0: logits = cap·tanh(logits/cap) (Gemma-2); 0: none */
+    float attn_softcap;              /* > 0: attention scores soft-capped the same way (Gemma-2); 0: none */
     const lmk_layer *layers;         /* (n_layer) */
 } lmk_model;
 

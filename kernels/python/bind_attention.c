@@ -13,14 +13,15 @@ static Py_ssize_t nbytes(long long n, long long size) {
     return (Py_ssize_t)(n * size);
 }
 
-/* (q, k, v, out, T, S, H, Hkv, D, kv_stride, scale, causal, window, kv_dtype) → fn(...) without the GIL */
+/* (q, k, v, out, T, S, H, Hkv, D, kv_stride, scale, causal, window, kv_dtype[, softcap]) → fn(...)
+ * without the GIL */
 static PyObject *call_attention(PyObject *args, attention_fn fn, const char *op) {
     PyObject *oq, *ok, *ov, *oo;
     long long T, S, H, Hkv, D, stride, window;
-    float scale;
+    float scale, softcap = 0;
     int causal, dtype;
-    if (!PyArg_ParseTuple(args, "OOOOLLLLLLfpLi", &oq, &ok, &ov, &oo, &T, &S, &H, &Hkv, &D, &stride, &scale,
-                          &causal, &window, &dtype))
+    if (!PyArg_ParseTuple(args, "OOOOLLLLLLfpLi|f", &oq, &ok, &ov, &oo, &T, &S, &H, &Hkv, &D, &stride, &scale,
+                          &causal, &window, &dtype, &softcap))
         return NULL;
     if (T < 0 || S < 0 || H < 1 || Hkv < 1 || D < 1 || stride < 0 || dtype < LMK_KV_F32 || dtype > LMK_KV_FP8)
         return lmk_py_status(LMK_ERR_ARG, op);
@@ -34,7 +35,7 @@ static PyObject *call_attention(PyObject *args, attention_fn fn, const char *op)
         lmk_py_release(vw, 4);
         return NULL;
     }
-    lmk_attn_params p = {T, S, H, Hkv, D, stride, scale, causal, window, (lmk_kv_dtype)dtype};
+    lmk_attn_params p = {T, S, H, Hkv, D, stride, scale, causal, window, (lmk_kv_dtype)dtype, softcap};
     lmk_status s;
     Py_BEGIN_ALLOW_THREADS
     s = fn(vw[0].buf, vw[1].buf, vw[2].buf, vw[3].buf, &p);
@@ -51,8 +52,8 @@ static PyObject *py_attention_ref(PyObject *self, PyObject *args) {
 
 PyMethodDef lmk_py_attention_methods[] = {
     {"attention", py_attention, METH_VARARGS,
-     "attention(q, k, v, out, T, S, H, Hkv, D, kv_stride, scale, causal, window, kv_dtype): flash attention; "
-     "kv_dtype 0 = f32, 1 = f16, 2 = fp8 (E4M3FN)."},
+     "attention(q, k, v, out, T, S, H, Hkv, D, kv_stride, scale, causal, window, kv_dtype[, softcap]): flash "
+     "attention; kv_dtype 0 = f32, 1 = f16, 2 = fp8 (E4M3FN); softcap > 0 soft-caps the scaled scores."},
     {"attention_ref", py_attention_ref, METH_VARARGS, "attention_ref(...): the scalar reference, same arguments."},
     {NULL, NULL, 0, NULL},
 };

@@ -132,6 +132,26 @@ static PyObject *py_gelu(PyObject *self, PyObject *args) {
     return lmk_py_status(s, "gelu");
 }
 
+static PyObject *py_softcap(PyObject *self, PyObject *args) {
+    PyObject *xo, *yo;
+    long long n;
+    float cap;
+    Py_buffer v[2] = {{0}};
+    Py_ssize_t bytes;
+    if (!PyArg_ParseTuple(args, "OOLf", &xo, &yo, &n, &cap)) return NULL;
+    if (!byte_count("softcap", 1, n, 4, &bytes) || !lmk_py_buffer(xo, &v[0], 0, bytes, "x") ||
+        !lmk_py_buffer(yo, &v[1], 1, bytes, "y")) {
+        lmk_py_release(v, 2);
+        return NULL;
+    }
+    lmk_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = lmk_softcap(v[0].buf, v[1].buf, n, cap);
+    Py_END_ALLOW_THREADS
+    lmk_py_release(v, 2);
+    return lmk_py_status(s, "softcap");
+}
+
 PyMethodDef lmk_py_elementwise_methods[] = {
     {"softmax", py_softmax, METH_VARARGS, "softmax(x, y, rows, n): y = row softmax of x (float32)."},
     {"rmsnorm", py_rmsnorm, METH_VARARGS, "rmsnorm(x, w, y, rows, n, eps)."},
@@ -140,5 +160,6 @@ PyMethodDef lmk_py_elementwise_methods[] = {
     {"swiglu", py_swiglu, METH_VARARGS, "swiglu(gate, up, y, n): y = silu(gate) * up."},
     {"geglu", py_geglu, METH_VARARGS, "geglu(gate, up, y, n): y = gelu_tanh(gate) * up."},
     {"gelu", py_gelu, METH_VARARGS, "gelu(x, y, n): y = gelu_tanh(x)."},
+    {"softcap", py_softcap, METH_VARARGS, "softcap(x, y, n, cap): y = cap * tanh(x / cap)."},
     {NULL, NULL, 0, NULL},
 };

@@ -100,8 +100,9 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
                                          "rope_style", "act"};
     for (int i = 0; i < 13; i++)
         if (!get_number(hp, keys[i], &v[i])) return NULL;
-    double logit_scale, final_softcap, norm_kind, parallel;
+    double logit_scale, final_softcap, attn_softcap, norm_kind, parallel;
     if (!get_optional(hp, "logit_scale", 1.0, &logit_scale) || !get_optional(hp, "final_softcap", 0.0, &final_softcap) ||
+        !get_optional(hp, "attn_softcap", 0.0, &attn_softcap) ||
         !get_optional(hp, "norm_kind", 0, &norm_kind) || !get_optional(hp, "parallel_residual", 0, &parallel))
         return NULL;
     const Py_ssize_t n_layer = PyList_GET_SIZE(layer_params);
@@ -123,6 +124,7 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
         .norm_eps = (float)v[8], .embed_scale = (float)v[9], .attn_scale = (float)v[10],
         .rope_style = (int32_t)v[11], .act = (int32_t)v[12], .layers = box->layers,
         .logit_scale = (float)logit_scale, .final_softcap = (float)final_softcap,
+        .attn_softcap = (float)attn_softcap,
         .norm_kind = (int32_t)norm_kind, .parallel_residual = (int32_t)parallel,
     };
     int ok = get_tensor(box, tensors, "token_embd", &m->token_embd) &&

@@ -1,10 +1,13 @@
-/* Activations: gelu_tanh and the gated units SwiGLU (silu(gate)·up) and GeGLU (gelu(gate)·up). */
+/* Activations: gelu_tanh, the gated units SwiGLU (silu(gate)·up) and GeGLU (gelu(gate)·up), and
+ * the soft-cap cap·tanh(x/cap). */
 #include "elementwise.h"
 
 /* The references, in double. gelu_tanh(x) = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³),
  * written as x / (1 + e^{-2u}), the same function: 0.5·(1 + tanh u) = 1 / (1 + e^{-2u}). That
  * form has no cancellation for negative x, where 1 + tanh u loses every digit. */
 static double silu_ref(double x) { return x / (1.0 + exp(-x)); }
+
+static double softcap_ref(double x, double cap) { return cap * tanh(x / cap); }
 
 static double gelu_ref(double x) {
     const double u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
@@ -42,6 +45,12 @@ static void geglu_span_generic(const float *gate, const float *up, float *y, int
 
 static void gelu_span_generic(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = gelu_f(x[i]);
+}
+
+/* The scalar path of lmk_softcap: the vector formula (arch/act_body.h) in float. */
+static void softcap_span_generic(const float *x, float *y, int64_t n, float cap) {
+    const float k = -2.0f / cap;
+    for (int64_t i = 0; i < n; i++) y[i] = (2.0f / (1.0f + expf(x[i] * k)) - 1.0f) * cap;
 }
 
 static lmk_status check(const float *a, const float *b, const float *y, int64_t n) {
@@ -121,5 +130,25 @@ lmk_status lmk_gelu(const float *x, float *y, int64_t n) {
                  LMK_SELECT(gelu_span_generic, lmk_gelu_span_avx2, lmk_gelu_span_avx512, lmk_gelu_span_neon),
                  x, NULL, y, n};
     act_run(&j);
+    return LMK_OK;
+}
+
+static int cap_ok(float cap) { return isfinite(cap) && cap > 0; }
+
+lmk_status lmk_softcap_ref(const float *x, float *y, int64_t n, float cap) {
+    lmk_status s = check(x, x, y, n);
+    if (s == LMK_OK && !cap_ok(cap)) s = LMK_ERR_ARG;
+    if (s == LMK_OK)
+        for (int64_t i = 0; i < n; i++) y[i] = (float)softcap_ref(x[i], cap);
+    return s;
+}
+
+/* One span, not threaded: its callers (the attention driver's score tiles, one row of logits)
+ * are already inside a threaded task or small. */
+lmk_status lmk_softcap(const float *x, float *y, int64_t n, float cap) {
+    lmk_status s = check(x, x, y, n);
+    if (s == LMK_OK && !cap_ok(cap)) s = LMK_ERR_ARG;
+    if (s != LMK_OK || n == 0) return s;
+    LMK_SELECT(softcap_span_generic, lmk_softcap_span_avx2, lmk_softcap_span_avx512, lmk_softcap_span_neon)(x, y, n, cap);
     return LMK_OK;
 }

@@ -23,6 +23,7 @@ static lmk_status check_params(const float *q, const void *k, const void *v, con
     if (!p) return LMK_ERR_ARG;
     if (p->T < 0 || p->S < 0 || p->H < 1 || p->Hkv < 1 || p->D < 1 || p->H % p->Hkv != 0) return LMK_ERR_ARG;
     if (p->window < 0 || p->kv_stride < 0 || (p->causal && p->T > p->S)) return LMK_ERR_ARG;
+    if (!isfinite(p->softcap) || p->softcap < 0) return LMK_ERR_ARG;
     if (p->kv_dtype != LMK_KV_F32 && p->kv_dtype != LMK_KV_F16 && p->kv_dtype != LMK_KV_FP8) return LMK_ERR_ARG;
     if (!lmk_dims_ok(p->T, p->H) || !lmk_dims_ok(p->T * p->H, p->D) || !lmk_dims_ok(p->Hkv, p->D)) return LMK_ERR_ARG;
     *stride = p->kv_stride ? p->kv_stride : p->Hkv * p->D;
@@ -78,6 +79,7 @@ lmk_status lmk_attention_ref(const float *q, const void *k, const void *v, float
                 double dot = 0;
                 for (int64_t d = 0; d < D; d++) dot += (double)qr[d] * kv_value(k, p->kv_dtype, j * stride + kv_off + d);
                 w[j] = dot * p->scale;
+                if (p->softcap > 0) w[j] = p->softcap * tanh(w[j] / p->softcap);
                 mx = w[j] > mx ? w[j] : mx;
             }
             for (int64_t d = 0; d < D; d++) o[d] = 0;
@@ -223,6 +225,8 @@ static void run_item(const job_t *job, const scratch_t *w, int64_t item) {
         int64_t ldk, ldv;
         const float *kt = load_rows(job, job->k, g, j0, n, w->kbuf, &ldk);
         job->kern->scores(w->qs, R, Dp, kt, ldk, n, w->s);
+        if (p->softcap > 0)
+            for (int64_t r = 0; r < R; r++) lmk_softcap(w->s + r * LMK_ATTN_TILE, w->s + r * LMK_ATTN_TILE, n, p->softcap);
         const int all_see = j0 >= lo_last && j0 + n - 1 <= hi_first;
         for (int64_t r = 0; r < R; r++) {
             float *row = w->s + r * LMK_ATTN_TILE;

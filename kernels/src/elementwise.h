@@ -49,5 +49,6 @@ LMK_EW_DECLARE(void, lmk_rope_token, (float *x, const float *c, const float *s, 
 LMK_EW_DECLARE(void, lmk_swiglu_span, (const float *gate, const float *up, float *y, int64_t n))
 LMK_EW_DECLARE(void, lmk_geglu_span, (const float *gate, const float *up, float *y, int64_t n))
 LMK_EW_DECLARE(void, lmk_gelu_span, (const float *x, float *y, int64_t n))
+LMK_EW_DECLARE(void, lmk_softcap_span, (const float *x, float *y, int64_t n, float cap))
 
 #endif /* LMK_ELEMENTWISE_H */

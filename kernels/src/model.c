@@ -42,7 +42,9 @@ lmk_status lmk_model_check(const lmk_model *m) {
         !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
         !tensor_ok(&m->output, m->n_vocab, E, 0, 0) || !tensor_ok(&m->rope_freqs, 1, m->head_dim / 2, 1, 1))
         return LMK_ERR_ARG;
-    if (!isfinite(m->logit_scale) || !(m->final_softcap >= 0) || isinf(m->final_softcap)) return LMK_ERR_ARG;
+    if (!isfinite(m->logit_scale) || !(m->final_softcap >= 0) || isinf(m->final_softcap) ||
+        !(m->attn_softcap >= 0) || isinf(m->attn_softcap))
+        return LMK_ERR_ARG;
     if (m->rope_freqs.data)
         for (int64_t i = 0; i < m->head_dim / 2; i++) {
             const float f = ((const float *)m->rope_freqs.data)[i];
@@ -58,7 +60,7 @@ lmk_status lmk_model_check(const lmk_model *m) {
             !tensor_ok(&L->ffn_up, m->n_ff, E, 0, 0) || !tensor_ok(&L->ffn_down, E, m->n_ff, 0, 0) ||
             !tensor_ok(&L->post_ffn_norm, 1, E, 1, 1) || !tensor_ok(&L->attn_q_bias, 1, Q, 1, 1) ||
             !tensor_ok(&L->attn_k_bias, 1, KV, 1, 1) || !tensor_ok(&L->attn_v_bias, 1, KV, 1, 1) ||
-            !(L->rope_theta > 0) || isinf(L->rope_theta) || !(L->rope_freq_scale > 0) ||
+            !(L->rope_theta >= 0) || isinf(L->rope_theta) || !(L->rope_freq_scale > 0) ||
             isinf(L->rope_freq_scale) || L->window < 0)
             return LMK_ERR_ARG;
         if (!L->attn_q_norm.data != !L->attn_k_norm.data) return LMK_ERR_ARG;
@@ -197,8 +199,10 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
         TRY(lmk_rmsnorm(w->k, (const float *)L->attn_k_norm.data, w->k, T * Hkv, D, m->norm_eps));
     }
     const float *factors = m->rope_freqs.data;
-    TRY(lmk_rope_ext(w->q, b->pos, T, H, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
-    TRY(lmk_rope_ext(w->k, b->pos, T, Hkv, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
+    if (L->rope_theta > 0) {   /* 0: a layer without RoPE (Cohere2's global layers) */
+        TRY(lmk_rope_ext(w->q, b->pos, T, H, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
+        TRY(lmk_rope_ext(w->k, b->pos, T, Hkv, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
+    }
 
     char *kc = kv->k[l], *vc = kv->v[l];
     for (int64_t i = 0; i < T; i++) {
@@ -213,6 +217,7 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
         lmk_attn_params p = {
             .T = end - start, .S = b->pos[end - 1] + 1, .H = H, .Hkv = Hkv, .D = D, .kv_stride = KV,
             .scale = m->attn_scale, .causal = 1, .window = L->window, .kv_dtype = kv->dtype,
+            .softcap = m->attn_softcap,
         };
         TRY(lmk_attention(w->q + start * Q, kc + seq_base, vc + seq_base, w->att + start * Q, &p));
         start = end;
@@ -261,7 +266,6 @@ lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const l
     const int64_t n = n_out * m->n_vocab;
     if (m->logit_scale != 1.0f)
         for (int64_t i = 0; i < n; i++) logits[i] *= m->logit_scale;
-    if (m->final_softcap > 0)
-        for (int64_t i = 0; i < n; i++) logits[i] = m->final_softcap * tanhf(logits[i] / m->final_softcap);
+    if (m->final_softcap > 0) TRY(lmk_softcap(logits, logits, n, m->final_softcap));
     return LMK_OK;
 }

@@ -49,12 +49,50 @@ static void test_reference(void) {
     expect_close("gelu_ref by hand", y, want_gelu, 3, 0, 1e-6);
 }
 
+/* Soft-capping, every path against the double reference: ordinary scores, the extremes, every
+ * odd size (tails), a cap that bites and Gemma-2's. The float formula's error is absolute near
+ * zero (1 - 2/(1+e^u) cancels): cap · 1e-6 there. */
+static void test_softcap(void) {
+    static const float caps[] = {0.5f, 30.0f, 50.0f};
+    static const float extremes[] = {-INFINITY, -1e20f, -3e3f, -200.0f, -30.0f, -1e-3f, -1e-30f, 0.0f,
+                                     1e-30f, 1e-3f, 30.0f, 200.0f, 3e3f, 1e20f, INFINITY};
+    const int64_t n_ext = (int64_t)(sizeof extremes / sizeof extremes[0]);
+    FOR_EACH_ISA(isa) {
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            char what[96];
+            for (int64_t s = 0; s < LMK_N_ODD_SIZES; s++) {
+                const int64_t n = LMK_ODD_SIZES[s];
+                float *x = malloc((size_t)n * sizeof *x), *want = malloc((size_t)n * sizeof *want);
+                float *got = malloc((size_t)n * sizeof *got);
+                fill_normal(x, n, 2.0f * caps[c]);
+                lmk_softcap_ref(x, want, n, caps[c]);
+                expect_true("softcap status", lmk_softcap(x, got, n, caps[c]) == LMK_OK);
+                snprintf(what, sizeof what, "softcap cap=%g n=%lld", (double)caps[c], (long long)n);
+                expect_close(what, got, want, n, 1e-6 * caps[c], ACT_RTOL);
+                lmk_softcap(x, x, n, caps[c]);   /* in place */
+                expect_close(what, x, want, n, 1e-6 * caps[c], ACT_RTOL);
+                free(x), free(want), free(got);
+            }
+            float want[sizeof extremes / sizeof extremes[0]], got[sizeof extremes / sizeof extremes[0]];
+            lmk_softcap_ref(extremes, want, n_ext, caps[c]);
+            lmk_softcap(extremes, got, n_ext, caps[c]);
+            snprintf(what, sizeof what, "softcap extremes cap=%g", (double)caps[c]);
+            expect_close(what, got, want, n_ext, 1e-6 * caps[c], ACT_RTOL);
+        }
+    }
+    float v[2] = {1, 2};
+    expect_true("softcap rejects cap 0", lmk_softcap(v, v, 2, 0.0f) == LMK_ERR_ARG);
+    expect_true("softcap rejects an infinite cap", lmk_softcap(v, v, 2, INFINITY) == LMK_ERR_ARG);
+    expect_true("softcap rejects a NaN cap", lmk_softcap_ref(v, v, 2, NAN) == LMK_ERR_ARG);
+}
+
 void test_act(void) {
     static const float extremes[] = {-1e20f, -1e4f, -200.0f, -88.5f, -87.0f, -30.0f, -9.0f, -5.0f,
                                      -1e-3f, -1e-30f, 0.0f, 1e-30f, 1e-3f, 5.0f, 9.0f, 30.0f,
                                      87.0f, 88.5f, 200.0f, 1e4f, 1e20f};
     const int64_t n_ext = (int64_t)(sizeof extremes / sizeof extremes[0]);
     test_reference();
+    test_softcap();
     FOR_EACH_ISA(isa) {
         for (int64_t s = 0; s < LMK_N_ODD_SIZES; s++) {
             const int64_t n = LMK_ODD_SIZES[s];

@@ -1,5 +1,5 @@
 /* Flash attention against the double-precision reference: decode, prefill, chunked prefill,
- * odd S, D in (64, 128, 256), GQA, sliding windows, non-causal, a KV stride wider than Hkv·D,
+ * odd S, D in (64, 128, 256), GQA, sliding windows, non-causal, soft-capped scores, a KV stride wider than Hkv·D,
  * K/V in f32, f16 and fp8, threads on and off, every ISA. */
 #include "harness.h"
 
@@ -13,6 +13,7 @@
 typedef struct {
     int64_t T, S, H, Hkv, D, window, stride_pad;
     int causal;
+    float softcap;   /* 0: none */
 } shape_t;
 
 static void *make_kv(const float *src, int64_t n, lmk_kv_dtype dt) {
@@ -43,12 +44,13 @@ static void check_shape(shape_t sh, lmk_kv_dtype dt) {
     fill_normal(vf, nkv, 1.0f);
     void *k = make_kv(kf, nkv, dt), *v = make_kv(vf, nkv, dt);
     lmk_attn_params p = {sh.T, sh.S, sh.H, sh.Hkv, sh.D, sh.stride_pad ? stride : 0,
-                         1.0f / sqrtf((float)sh.D), sh.causal, sh.window, dt};
+                         1.0f / sqrtf((float)sh.D), sh.causal, sh.window, dt, sh.softcap};
     expect_true("attention_ref status", lmk_attention_ref(q, k, v, want, &p) == LMK_OK);
     char what[160];
-    snprintf(what, sizeof what, "attention T=%lld S=%lld H=%lld Hkv=%lld D=%lld win=%lld %s%s %s",
+    snprintf(what, sizeof what, "attention T=%lld S=%lld H=%lld Hkv=%lld D=%lld win=%lld %s%s %s cap=%g",
              (long long)sh.T, (long long)sh.S, (long long)sh.H, (long long)sh.Hkv, (long long)sh.D,
-             (long long)sh.window, sh.causal ? "causal" : "full", sh.stride_pad ? " strided" : "", dt_name(dt));
+             (long long)sh.window, sh.causal ? "causal" : "full", sh.stride_pad ? " strided" : "", dt_name(dt),
+             (double)sh.softcap);
     FOR_EACH_ISA(isa) {
         for (int threads = 1; threads <= 2; threads++) {
             lmk_threads_set(threads);
@@ -64,24 +66,27 @@ static void check_shape(shape_t sh, lmk_kv_dtype dt) {
 
 static void test_shapes(void) {
     static const shape_t shapes[] = {
-        /* T, S, H, Hkv, D, window, stride_pad, causal */
-        {1, 1, 4, 1, 64, 0, 0, 1},          /* decode, one key */
-        {1, 3, 4, 1, 64, 0, 0, 1},
-        {1, 17, 8, 2, 128, 0, 0, 1},
-        {1, 129, 4, 1, 256, 0, 0, 1},
-        {1, 1031, 8, 2, 64, 0, 0, 1},       /* decode split over keys (flash-decoding) */
-        {1, 1031, 2, 2, 128, 0, 40, 1},     /* MHA, strided cache */
-        {17, 17, 4, 1, 64, 0, 0, 1},        /* prefill */
-        {129, 129, 8, 2, 128, 0, 0, 1},
-        {3, 1000, 4, 1, 256, 0, 0, 1},      /* chunked prefill */
-        {70, 200, 8, 2, 64, 0, 24, 1},
-        {1, 1000, 4, 1, 64, 37, 0, 1},      /* window smaller than a tile */
-        {129, 300, 8, 2, 64, 100, 0, 1},    /* window across tiles */
-        {50, 50, 4, 1, 128, 200, 0, 1},     /* window wider than S */
-        {17, 129, 4, 1, 64, 0, 0, 0},       /* non-causal */
-        {129, 17, 8, 2, 64, 0, 0, 0},       /* non-causal, T > S */
-        {5, 40, 3, 3, 20, 0, 4, 1},         /* D not a multiple of any vector width */
-        {9, 33, 6, 2, 100, 7, 0, 0},        /* non-causal window */
+        /* T, S, H, Hkv, D, window, stride_pad, causal, softcap */
+        {1, 1, 4, 1, 64, 0, 0, 1, 0},          /* decode, one key */
+        {1, 3, 4, 1, 64, 0, 0, 1, 0},
+        {1, 17, 8, 2, 128, 0, 0, 1, 0},
+        {1, 129, 4, 1, 256, 0, 0, 1, 0},
+        {1, 1031, 8, 2, 64, 0, 0, 1, 0},       /* decode split over keys (flash-decoding) */
+        {1, 1031, 2, 2, 128, 0, 40, 1, 0},     /* MHA, strided cache */
+        {17, 17, 4, 1, 64, 0, 0, 1, 0},        /* prefill */
+        {129, 129, 8, 2, 128, 0, 0, 1, 0},
+        {3, 1000, 4, 1, 256, 0, 0, 1, 0},      /* chunked prefill */
+        {70, 200, 8, 2, 64, 0, 24, 1, 0},
+        {1, 1000, 4, 1, 64, 37, 0, 1, 0},      /* window smaller than a tile */
+        {129, 300, 8, 2, 64, 100, 0, 1, 0},    /* window across tiles */
+        {50, 50, 4, 1, 128, 200, 0, 1, 0},     /* window wider than S */
+        {17, 129, 4, 1, 64, 0, 0, 0, 0},       /* non-causal */
+        {129, 17, 8, 2, 64, 0, 0, 0, 0},       /* non-causal, T > S */
+        {5, 40, 3, 3, 20, 0, 4, 1, 0},         /* D not a multiple of any vector width */
+        {9, 33, 6, 2, 100, 7, 0, 0, 0},        /* non-causal window */
+        {1, 1031, 8, 2, 64, 0, 0, 1, 0.7f}, /* soft-capped scores (a cap that bites), split decode */
+        {129, 300, 8, 2, 256, 100, 0, 1, 1.5f},
+        {17, 17, 4, 1, 64, 0, 0, 1, 50.0f}, /* Gemma-2's cap */
     };
     rng_seed(42);
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
@@ -91,7 +96,7 @@ static void test_shapes(void) {
 static void test_edges(void) {
     float q[2 * 4], out[2 * 4], k[4] = {0}, v[4] = {0};
     for (int i = 0; i < 8; i++) q[i] = 1;
-    lmk_attn_params p = {1, 1, 2, 1, 4, 0, 0.5f, 1, 0, LMK_KV_F32};
+    lmk_attn_params p = {1, 1, 2, 1, 4, 0, 0.5f, 1, 0, LMK_KV_F32, 0};
     lmk_attn_params bad = p;
     bad.H = 3, bad.Hkv = 2;
     expect_true("attention rejects H % Hkv != 0", lmk_attention(q, k, v, out, &bad) == LMK_ERR_ARG);
@@ -106,9 +111,13 @@ static void test_edges(void) {
     expect_true("attention rejects a bad kv_dtype", lmk_attention(q, k, v, out, &bad) == LMK_ERR_ARG);
     bad = p, bad.window = -1;
     expect_true("attention rejects window < 0", lmk_attention(q, k, v, out, &bad) == LMK_ERR_ARG);
+    bad = p, bad.softcap = -1;
+    expect_true("attention rejects softcap < 0", lmk_attention(q, k, v, out, &bad) == LMK_ERR_ARG);
+    bad = p, bad.softcap = NAN;
+    expect_true("attention_ref rejects a NaN softcap", lmk_attention_ref(q, k, v, out, &bad) == LMK_ERR_ARG);
     expect_true("attention rejects NULL params", lmk_attention(q, k, v, out, NULL) == LMK_ERR_ARG);
     /* non-causal with no keys: every row sees nothing and must be 0, not NaN */
-    lmk_attn_params empty = {2, 0, 2, 1, 4, 0, 0.5f, 0, 0, LMK_KV_F32};
+    lmk_attn_params empty = {2, 0, 2, 1, 4, 0, 0.5f, 0, 0, LMK_KV_F32, 0};
     FOR_EACH_ISA(isa) {
         for (int i = 0; i < 8; i++) out[i] = NAN;
         int ok = lmk_attention(q, NULL, NULL, out, &empty) == LMK_OK;
@@ -119,7 +128,7 @@ static void test_edges(void) {
     float kb[3 * 4], vb[3 * 4], qb[4], ob[4], wb[4];
     for (int i = 0; i < 12; i++) kb[i] = (float)(i % 4) * 30, vb[i] = (float)i;
     for (int i = 0; i < 4; i++) qb[i] = 50;
-    lmk_attn_params big = {1, 3, 1, 1, 4, 0, 1.0f, 1, 0, LMK_KV_F32};
+    lmk_attn_params big = {1, 3, 1, 1, 4, 0, 1.0f, 1, 0, LMK_KV_F32, 0};
     lmk_attention_ref(qb, kb, vb, wb, &big);
     FOR_EACH_ISA(isa) {
         lmk_attention(qb, kb, vb, ob, &big);

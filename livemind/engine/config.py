@@ -41,7 +41,7 @@ class ModelConfig:
     rope_theta_local: float   # RoPE base of sliding-window layers
     rope_style: str           # "normal" (interleaved pairs) or "neox" (half-split)
     sliding_window: int       # 0: every layer is global
-    swa_pattern: int          # every swa_pattern-th layer is global; others slide (0: none slide)
+    sliding_layers: tuple[bool, ...]   # per layer: does it slide (when sliding_window > 0)
     activation: str           # "silu" (SwiGLU) or "gelu" (GeGLU)
     embed_scale: float        # token embeddings are multiplied by this
     attn_scale: float         # q·k multiplier
@@ -54,13 +54,21 @@ class ModelConfig:
     logit_scale: float = 1.0
     rope_freq_scale: float = 1.0   # linear RoPE scaling of global layers (1 / rope.scaling.factor)
     rope_freqs: bool = False       # the file's rope_freqs.weight scales each RoPE pair
+    long_rope: bool = False        # the file's rope_factors_long/short scale each RoPE pair (LongRoPE)
+    rope_ctx_orig: int = 0         # LongRoPE: a context beyond this takes the long factors
+    global_rope: bool = True       # False: global layers have no RoPE (Cohere2)
+    attn_softcap: float = 0.0      # > 0: attention scores become cap·tanh(score/cap)
+    final_softcap: float = 0.0     # > 0: logits likewise
     architecture: Architecture | None = field(default=None, repr=False)
 
     def layer_is_sliding(self, layer: int) -> bool:
-        return self.sliding_window > 0 and self.swa_pattern > 0 and (layer + 1) % self.swa_pattern != 0
+        return self.sliding_window > 0 and self.sliding_layers[layer]
 
     def layer_rope_theta(self, layer: int) -> float:
-        return self.rope_theta_local if self.layer_is_sliding(layer) else self.rope_theta
+        """This layer's RoPE base; 0 for a layer without RoPE."""
+        if self.layer_is_sliding(layer):
+            return self.rope_theta_local
+        return self.rope_theta if self.global_rope else 0.0
 
     def layer_rope_freq_scale(self, layer: int) -> float:
         return 1.0 if self.layer_is_sliding(layer) else self.rope_freq_scale
@@ -88,6 +96,19 @@ class ModelConfig:
         rope_theta = get("rope.freq_base", 10000.0, lo=0.0, hi=FLOAT32_MAX, kind=float, open_lo=True)
         sw = desc.sliding
         n_layer = get("block_count", hi=MAX_LAYERS)
+        theta_local = rope_theta
+        if sw and "rope.freq_base_swa" in desc.applies and f"{name}.rope.freq_base_swa" in f.metadata:
+            theta_local = get("rope.freq_base_swa", lo=0.0, hi=FLOAT32_MAX, kind=float, open_lo=True)
+        elif sw and sw.local_rope_theta is not None:
+            theta_local = sw.local_rope_theta
+
+        attn_scale = desc.attn_scale(n_layer, n_embd, n_head, head_dim) if desc.attn_scale else 1.0 / math.sqrt(head_dim)
+        if "rope.scaling.attn_factor" in desc.applies:   # RoPE multiplies q and k by it: q·k by its square
+            attn_scale *= get("rope.scaling.attn_factor", 1.0, lo=0.0, hi=1e3, kind=float, open_lo=True) ** 2
+        long_rope = desc.long_rope and "rope_factors_long.weight" in f.tensors
+
+        def softcap(key: str, default: float) -> float:
+            return get(key, default, lo=0.0, hi=1e6, kind=float) if key in desc.applies else 0.0
         cfg = cls(
             arch=name, n_vocab=_vocab_size(f, n_embd), n_ctx_train=get("context_length", hi=MAX_CONTEXT),
             n_embd=n_embd, n_layer=n_layer, n_head=n_head,
@@ -95,16 +116,20 @@ class ModelConfig:
             head_dim=head_dim, head_dim_v=get("attention.value_length", head_dim), n_ff=get("feed_forward_length"),
             norm_eps=get("attention.layer_norm_epsilon" if desc.norm == "layer" else "attention.layer_norm_rms_epsilon",
                          lo=0.0, hi=1.0, kind=float),
-            rope_theta=rope_theta, rope_theta_local=sw.local_rope_theta if sw else rope_theta,
-            rope_style=desc.rope_style,
+            rope_theta=rope_theta, rope_theta_local=theta_local, rope_style=desc.rope_style,
             sliding_window=get("attention.sliding_window", 0, lo=0) if sw else 0,
-            swa_pattern=sw.pattern if sw else 0, activation=desc.activation,
+            sliding_layers=_sliding_layers(f, desc, n_layer), activation=desc.activation,
             embed_scale=math.sqrt(n_embd) if desc.embed_scale_sqrt else 1.0,
-            attn_scale=desc.attn_scale(n_layer, n_embd, n_head, head_dim) if desc.attn_scale else 1.0 / math.sqrt(head_dim),
+            attn_scale=attn_scale,
             qk_norm=desc.qk_norm, post_norms=desc.post_norms, tied_output="output.weight" not in f.tensors,
             biases=desc.biases, rope_freq_scale=_rope_freq_scale(f, name),
             rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, norm=desc.norm,
-            parallel_residual=desc.parallel_residual,
+            parallel_residual=desc.parallel_residual, long_rope=long_rope,
+            rope_ctx_orig=get("rope.scaling.original_context_length", get("context_length", hi=MAX_CONTEXT),
+                              hi=MAX_CONTEXT) if long_rope else 0,
+            global_rope=sw.global_rope if sw else True,
+            attn_softcap=softcap("attn_logit_softcapping", desc.attn_softcap),
+            final_softcap=softcap("final_logit_softcapping", desc.final_softcap),
             logit_scale=get("logit_scale", 1.0, lo=-1e6, hi=1e6, kind=float) if "logit_scale" in desc.applies else 1.0,
             architecture=desc,
         )
@@ -134,6 +159,23 @@ def _refuse_unapplied(f: GGUFFile, desc: Architecture) -> None:
             continue
         raise ModelLoadError(f.path, f"metadata {key} = {_shown(value)} changes how {desc.name} models compute, "
                                      "and the engine does not apply it yet")
+
+
+def _sliding_layers(f: GGUFFile, desc: Architecture, n_layer: int) -> tuple[bool, ...]:
+    """Which layers slide: the file's ``attention.sliding_window_pattern`` (a period n — every n-th
+    layer global — or one flag per layer) when the family applies it, else the family's period."""
+    if desc.sliding is None:
+        return (False,) * n_layer
+    key = f"{desc.name}.attention.sliding_window_pattern"
+    pattern = f.metadata.get(key, desc.sliding.pattern) if "attention.sliding_window_pattern" in desc.applies \
+        else desc.sliding.pattern
+    if isinstance(pattern, list):
+        if len(pattern) != n_layer or not all(isinstance(v, bool) for v in pattern):
+            raise ModelLoadError(f.path, f"metadata {key} = {_shown(pattern)} is not one flag per layer "
+                                         f"({n_layer} layers)")
+        return tuple(pattern)
+    n = _checked(f, key, desc.sliding.pattern, 0, INT32_MAX, int, False)
+    return tuple(n == 0 or il % n < n - 1 for il in range(n_layer))   # llama.cpp: 0 means every layer slides
 
 
 def _rope_freq_scale(f: GGUFFile, arch: str) -> float:

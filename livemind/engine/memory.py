@@ -51,10 +51,12 @@ class MemoryPlan:
         return {"weights": self.weights, "kv": self.kv, "scratch": self.scratch, "host": self.host}
 
 
-def repacks(tensor, *, repack: bool, projection: bool = True) -> bool:
-    """Whether the engine lays ``tensor`` (a GGUF tensor info) out in the x16 layout at load: a
-    projection whose rows come in sixteens, in a format with a fast x16 kernel on this CPU."""
-    rows = int(np.prod(tensor.shape[:-1])) if len(tensor.shape) > 1 else 1
+def repacks(tensor, *, repack: bool, projection: bool = True, rows: int | None = None) -> bool:
+    """Whether the engine lays ``tensor`` (a GGUF tensor info; ``rows`` of it when the weight is
+    part of a fused tensor) out in the x16 layout at load: a projection whose rows come in
+    sixteens, in a format with a fast x16 kernel on this CPU."""
+    if rows is None:
+        rows = int(np.prod(tensor.shape[:-1])) if len(tensor.shape) > 1 else 1
     return repack and projection and rows % 16 == 0 and bool(_native.qx16(tensor.type.id)[1])
 
 

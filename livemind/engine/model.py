@@ -92,22 +92,28 @@ class Model:
         cfg, f = self.config, self.file
         shapes = _weight_shapes(cfg)
 
-        def entry(gguf_name: str, ours: str, *, projection: bool = True):
+        def entry(gguf_name: str, ours: str, *, projection: bool = True, part: tuple[int, int] | None = None):
             """A weight for the step. Projections whose format has a fast x16 kernel on this CPU
-            are repacked once (same size; the mapped pages are then dropped)."""
+            are repacked once (same size; the mapped pages are then dropped). ``part``: the weight
+            is rows ``part[0]`` on of a fused tensor of ``part[1]`` rows (q, k, v stacked, or the
+            gate and up halves), read in place."""
             info = f.require(gguf_name)
             used.add(gguf_name)
             rows = int(np.prod(info.shape[:-1])) if len(info.shape) > 1 else 1
+            want = shapes[ours] if part is None else (part[1], shapes[ours][1])
             # lmk_model_check refuses these too, but cannot say which tensor is wrong
-            if (rows, info.shape[-1]) != shapes[ours]:
+            if (rows, info.shape[-1]) != want:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} has shape {info.shape}; this model's "
-                                             f"hyper-parameters want {shapes[ours]}")
+                                             f"hyper-parameters want {want}")
             formats = ("F32",) if ours.endswith(_F32_ONLY) else _WEIGHT_TYPES
             if info.type.name not in formats:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} is {info.type.name}; the engine reads "
                                              f"{ours} weights as {', '.join(formats)}")
             data = f.tensor_data(gguf_name)
-            if not repacks(info, repack=repack, projection=projection):
+            if part is not None:
+                rows = shapes[ours][0]
+                data = data.reshape(part[1], -1)[part[0]:part[0] + rows]
+            if not repacks(info, repack=repack, projection=projection, rows=rows):
                 return (data, info.type.id, rows, info.shape[-1])
             x16 = np.empty(data.nbytes, np.uint8)
             _native.qrepack_x16(info.type.id, data, x16, rows, info.shape[-1])
@@ -121,10 +127,17 @@ class Model:
                    "output": entry("token_embd.weight" if cfg.tied_output else "output.weight", "output")}
         if cfg.rope_freqs:
             tensors["rope_freqs"] = entry("rope_freqs.weight", "rope_freqs")
+        elif cfg.long_rope:   # the pair for this context, as llama.cpp picks; the other is not read at it
+            long = self.n_ctx > cfg.rope_ctx_orig
+            tensors["rope_freqs"] = entry(f"rope_factors_{'long' if long else 'short'}.weight", "rope_freqs")
+            f.require(f"rope_factors_{'short' if long else 'long'}.weight")
+            used.add(f"rope_factors_{'short' if long else 'long'}.weight")
         layer_tensors = _layer_tensors(cfg)
         for il in range(cfg.n_layer):   # stops at the first missing tensor, however many layers are claimed
+            fused = self._fused_parts(il, shapes)
             for ours in layer_tensors:
-                tensors[f"{il}.{ours}"] = entry(f"blk.{il}.{_LAYER_TENSORS[ours]}", ours)
+                name, part = fused.get(ours, (f"blk.{il}.{_LAYER_TENSORS[ours]}", None))
+                tensors[f"{il}.{ours}"] = entry(name, ours, part=part)
         unused = sorted(set(f.tensors) - used)
         if unused:   # a tensor nothing reads is math left out: refuse rather than compute something else
             raise ModelLoadError(f.path, f"tensor {unused[0]!r} ({len(unused)} unused in all) is not read by "
@@ -135,13 +148,31 @@ class Model:
                   norm_eps=cfg.norm_eps, embed_scale=cfg.embed_scale, attn_scale=cfg.attn_scale,
                   rope_style=0 if cfg.rope_style == "normal" else 1, act=0 if cfg.activation == "silu" else 1,
                   norm_kind=0 if cfg.norm == "rms" else 1, parallel_residual=int(cfg.parallel_residual),
-                  logit_scale=cfg.logit_scale)
+                  logit_scale=cfg.logit_scale, attn_softcap=cfg.attn_softcap, final_softcap=cfg.final_softcap)
         layers = [(cfg.layer_rope_theta(il), cfg.sliding_window if cfg.layer_is_sliding(il) else 0,
                    cfg.layer_rope_freq_scale(il)) for il in range(cfg.n_layer)]
         try:
             return _native.model_new(hp, layers, tensors)
         except ValueError as exc:
             raise ModelLoadError(f.path, f"weights do not fit the model description: {exc}") from None
+
+    def _fused_parts(self, il: int, shapes) -> dict[str, tuple[str, tuple[int, int]]]:
+        """Layer ``il``'s weights that its file stores stacked in one tensor (Phi-3: q, k and v in
+        attn_qkv; the feed-forward's gate and up halves in ffn_up), as lmk name -> (tensor, (first
+        row, rows of the tensor))."""
+        desc, f = self.config.architecture, self.file
+        groups = []
+        if desc.fused_qkv and f"blk.{il}.attn_qkv.weight" in f.tensors:   # else the file has q, k, v apart
+            groups.append((f"blk.{il}.attn_qkv.weight", ("attn_q", "attn_k", "attn_v")))
+        if desc.fused_gate_up:
+            groups.append((f"blk.{il}.ffn_up.weight", ("ffn_gate", "ffn_up")))
+        out = {}
+        for name, parts in groups:
+            total, row = sum(shapes[p][0] for p in parts), 0
+            for p in parts:
+                out[p] = (name, (row, total))
+                row += shapes[p][0]
+        return out
 
     # ------------------------------------------------------------------ forward
 

@@ -10,7 +10,7 @@ raises ``ValueError`` naming the argument.
 """
 
 from livemind.kernels._attention import attention
-from livemind.kernels._elementwise import geglu, gelu, layernorm, rmsnorm, rope, softmax, swiglu
+from livemind.kernels._elementwise import geglu, gelu, layernorm, rmsnorm, rope, softcap, softmax, swiglu
 from livemind.kernels._fp8 import fp8_decode, fp8_encode
 from livemind.kernels._isa import available_isas, cpu_count, get_threads, isa, set_isa, set_threads, thread_cap
 from livemind.kernels._matmul import matmul
@@ -19,6 +19,7 @@ from livemind.kernels._quant import QUANT_FORMATS, dequantize, qmatmul, quantize
 __all__ = sorted([
     "QUANT_FORMATS", "attention", "available_isas", "cpu_count", "dequantize", "fp8_decode",
     "fp8_encode", "geglu", "gelu", "get_threads", "isa", "layernorm", "matmul", "qmatmul",
-    "quantize", "repack_x16", "rmsnorm", "rope", "set_isa", "set_threads", "softmax", "swiglu", "thread_cap",
+    "quantize", "repack_x16", "rmsnorm", "rope", "set_isa", "set_threads", "softcap", "softmax", "swiglu",
+    "thread_cap",
     "x16_pays",
 ])

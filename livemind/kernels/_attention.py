@@ -29,7 +29,7 @@ def _kv(x, name: str, kv_dtype: str) -> np.ndarray:
                      f"got dtype {arr.dtype} with kv_dtype={kv_dtype!r}")
 
 
-def attention(q, k, v, causal=True, window=None, scale=None, kv_dtype="f32") -> np.ndarray:
+def attention(q, k, v, causal=True, window=None, scale=None, kv_dtype="f32", softcap=None) -> np.ndarray:
     """Multi-head attention softmax(scale · q kᵀ) v, computed flash-style (tiles of keys with an
     online softmax: memory does not grow with T × S).
 
@@ -37,7 +37,9 @@ def attention(q, k, v, causal=True, window=None, scale=None, kv_dtype="f32") -> 
     attention: query head h reads KV head h // (H // Hkv)). Query row t sits at position
     S - T + t, so T < S is a chunk of new tokens after S - T cached ones. ``causal``: row t sees
     keys j <= S - T + t (then T must not exceed S). ``window``: a positive int limits each row to
-    its last ``window`` keys (p - j < window). ``scale`` defaults to 1 / sqrt(D).
+    its last ``window`` keys (p - j < window). ``scale`` defaults to 1 / sqrt(D). ``softcap``: a
+    positive number turns each scaled score s into softcap · tanh(s / softcap) before the softmax
+    (Gemma-2's attention logit soft-capping).
 
     ``kv_dtype`` ("f32", "f16" or "fp8") is how K and V are stored for the kernel: float32
     inputs are converted to it; float16 inputs (kv_dtype "f16") and uint8 E4M3FN codes
@@ -72,8 +74,11 @@ def attention(q, k, v, causal=True, window=None, scale=None, kv_dtype="f32") -> 
     elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)) \
             or not math.isfinite(scale):
         raise ValueError(f"scale must be a finite number or None, got {scale!r}")
+    if softcap is not None and (isinstance(softcap, bool) or not isinstance(softcap, (int, float, np.floating, np.integer))
+                                or not math.isfinite(softcap) or softcap <= 0):
+        raise ValueError(f"softcap must be a positive finite number or None, got {softcap!r}")
     out = np.empty((T, H, D), np.float32)
     if T:
         _native.attention(q, k, v, out, T, S, H, Hkv, D, 0, float(scale), bool(causal), window,
-                          _KV_DTYPES[kv_dtype][0])
+                          _KV_DTYPES[kv_dtype][0], float(softcap or 0.0))
     return out

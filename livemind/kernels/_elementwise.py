@@ -177,3 +177,19 @@ def gelu(x) -> np.ndarray:
     y = np.empty_like(x)
     _native.gelu(x, y, x.size)
     return y
+
+
+def softcap(x, cap: float) -> np.ndarray:
+    """Soft-capping, ``cap * tanh(x / cap)`` (Gemma-2 bounds its attention scores and logits so).
+
+    >>> import numpy as np, livemind.kernels as K
+    >>> K.softcap(np.array([-100.0, 0.0, 1.0]), 30.0).round(4)
+    array([-29.9237,   0.    ,   0.9996], dtype=float32)
+    """
+    if isinstance(cap, bool) or not isinstance(cap, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(cap) or cap <= 0:
+        raise ValueError(f"cap must be a positive finite number, got {cap!r}")
+    x = _f32(x, "x")
+    y = np.empty_like(x)
+    _native.softcap(x, y, x.size, float(cap))
+    return y

@@ -27,8 +27,12 @@ LAYOUTS = {   # family -> (per-layer tensors beyond the common ones, output tied
     "qwen3": (("attn_q_norm.weight", "attn_k_norm.weight"), False, {"key_length": True}),
     "gemma3": (("attn_q_norm.weight", "attn_k_norm.weight", "post_attention_norm.weight", "post_ffw_norm.weight"),
                True, {"key_length": True, "sliding_window": 8}),
+    "gemma2": (("post_attention_norm.weight", "post_ffw_norm.weight"), True, {"key_length": True, "sliding_window": 8}),
     # LayerNorm, one norm a layer (parallel attention and feed-forward), output tied, a logit scale
     "command-r": ((), True, {"layer_norm": True, "no_ffn_norm": True, "logit_scale": 0.125}),
+    # q, k, v stacked in attn_qkv; gate and up stacked in ffn_up
+    "phi3": ((), False, {"fused": True}),
+    "cohere2": ((), True, {"layer_norm": True, "no_ffn_norm": True, "logit_scale": 0.125, "sliding_window": 8}),
 }
 COMMON = ("attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
           "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight")
@@ -36,18 +40,19 @@ COMMON = ("attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
 
 def write(path: Path, family: str, *, n_layer: int = 2, n_embd: int = 256, n_head: int = 4, n_head_kv: int = 2,
           head_dim: int | None = None, n_ff: int = 512, seed: int = 0, metadata: dict | None = None,
-          rope_freqs: np.ndarray | None = None, context: int = 256) -> Path:
+          rope_freqs: np.ndarray | None = None, context: int = 256, tensors: dict | None = None) -> Path:
     """A ``family`` model with random weights (F32) at ``path``. ``head_dim`` other than
     n_embd / n_head needs a family that writes ``attention.key_length``; ``metadata``: more
     ``<arch>.`` keys (e.g. ``{"rope.scaling.type": "linear", "rope.scaling.factor": 8.0}``);
-    ``rope_freqs``: a ``rope_freqs.weight`` tensor (head_dim / 2 factors)."""
+    ``rope_freqs``: a ``rope_freqs.weight`` tensor (head_dim / 2 factors); ``tensors``: more
+    top-level float tensors by name (e.g. Phi-3's ``rope_factors_long.weight``)."""
     import gguf
 
     extra, tied, own = LAYOUTS[family]
     head_dim = head_dim or n_embd // n_head
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(str(path), family)
-    w.add_name(f"tiny-{family}")
+    w.add_name("tiny random model")   # llama.cpp keys token attributes on some names ("phi3")
     w.add_context_length(context)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)
@@ -90,12 +95,20 @@ def write(path: Path, family: str, *, n_layer: int = 2, n_embd: int = 256, n_hea
     shapes = {"attn_q.weight": (q, n_embd), "attn_k.weight": (kv, n_embd), "attn_v.weight": (kv, n_embd),
               "attn_output.weight": (n_embd, q), "ffn_gate.weight": (n_ff, n_embd), "ffn_up.weight": (n_ff, n_embd),
               "ffn_down.weight": (n_embd, n_ff), "attn_q.bias": (q,), "attn_k.bias": (kv,), "attn_v.bias": (kv,),
-              "attn_q_norm.weight": (head_dim,), "attn_k_norm.weight": (head_dim,)}
+              "attn_q_norm.weight": (head_dim,), "attn_k_norm.weight": (head_dim,),
+              "attn_qkv.weight": (q + 2 * kv, n_embd)}
+    names = COMMON + extra
+    if own.get("fused"):
+        names = tuple(n for n in names if n not in ("attn_q.weight", "attn_k.weight", "attn_v.weight",
+                                                    "ffn_gate.weight")) + ("attn_qkv.weight",)
+        shapes["ffn_up.weight"] = (2 * n_ff, n_embd)
     tensor("token_embd.weight", (len(_TOKENS), n_embd), 0.5)
     if rope_freqs is not None:
         w.add_tensor("rope_freqs.weight", np.asarray(rope_freqs, np.float32))
+    for name, value in (tensors or {}).items():
+        w.add_tensor(name, np.asarray(value, np.float32))
     for il in range(n_layer):
-        for name in COMMON + extra:
+        for name in names:
             if name == "ffn_norm.weight" and own.get("no_ffn_norm"):
                 continue
             if name.endswith("norm.weight"):

@@ -93,7 +93,28 @@ CASES = {
                                                                   "rope.scaling.factor": 8.0}}),
     # 62 layers is how llama.cpp tells Gemma-3 27B, whose queries scale by n_embd / n_head (64), not
     # by the head width (96 here)
+    "gemma3-swa-base": ("gemma3", {"n_layer": 6, "metadata": {"rope.freq_base_swa": 100.0}}),
+    "gemma3-swa-pattern": ("gemma3", {"n_layer": 6, "metadata": {"attention.sliding_window_pattern": 3}}),
+    # soft-caps 50 and 30 when the file does not say (as llama.cpp), alternating sliding layers
+    "gemma2": ("gemma2", {"n_layer": 4}),
+    "gemma2-softcaps": ("gemma2", {"n_layer": 4, "metadata": {"attn_logit_softcapping": 0.5,
+                                                              "final_logit_softcapping": 1.0}}),
+    "gemma2-27b-query-scale": ("gemma2", {"n_layer": 46, "head_dim": 96, "n_embd": 256, "n_ff": 256}),
     "command-r": ("command-r", {}),
+    "phi3": ("phi3", {}),
+    # LongRoPE as Phi-3.5-mini carries it: the short factors at a context within the original one,
+    # the long ones beyond it (llama.cpp and the engine both load at context 128), and the attention
+    # factor by which RoPE scales q and k
+    "phi3-long-rope-short": ("phi3", {"tensors": {"rope_factors_short.weight": np.linspace(1.0, 3.0, 32),
+                                                  "rope_factors_long.weight": np.linspace(1.0, 40.0, 32)},
+                                      "metadata": {"rope.scaling.original_context_length": 4096,
+                                                   "rope.scaling.attn_factor": 1.19}}),
+    "phi3-long-rope-long": ("phi3", {"tensors": {"rope_factors_short.weight": np.linspace(1.0, 3.0, 32),
+                                                 "rope_factors_long.weight": np.linspace(1.0, 40.0, 32)},
+                                     "metadata": {"rope.scaling.original_context_length": 64,
+                                                  "rope.scaling.attn_factor": 1.19}}),
+    # three sliding layers with RoPE, then a global one without
+    "cohere2": ("cohere2", {"n_layer": 4}),
     "gemma3-27b-query-scale": ("gemma3", {"n_layer": 62, "head_dim": 96, "n_embd": 256, "n_ff": 256}),
 }
 
@@ -101,15 +122,15 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_f32_logits_sit_in_llamacpps_own_band(tmp_path, case):
     family, kwargs = CASES[case]
-    base = {k: v for k, v in kwargs.items() if k not in ("metadata", "rope_freqs")}
+    base = {k: v for k, v in kwargs.items() if k not in ("metadata", "rope_freqs", "tensors")}
     plain = write(tmp_path / "plain.gguf", family, **base) if base != kwargs else None
     _check(write(tmp_path / f"{case}.gguf", family, **kwargs), plain=plain)
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3", "gemma3", "command-r"])
+@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "command-r", "cohere2"])
 @pytest.mark.parametrize("ftype", ["Q8_0", "Q4_K_M"])
 def test_llamacpp_quantized_variants_sit_in_its_own_band(tmp_path, family, ftype):
-    src = write(tmp_path / f"{family}.gguf", family, n_layer=6 if family == "gemma3" else 2)
+    src = write(tmp_path / f"{family}.gguf", family, n_layer={"gemma3": 6, "gemma2": 4, "cohere2": 4}.get(family, 2))
     _check(quantized(src, tmp_path / f"{family}-{ftype}.gguf", ftype))
 
 
@@ -119,6 +140,10 @@ def test_a_math_key_the_engine_does_not_apply_is_refused_naming_it(tmp_path):
         load_model(path).close()
     path = write(tmp_path / "yarn.gguf", "qwen2", metadata={"rope.scaling.type": "yarn", "rope.scaling.factor": 4.0})
     with pytest.raises(ModelLoadError, match="rope.scaling.type = 'yarn': only linear"):
+        load_model(path).close()
+    # llama.cpp reads Cohere2's sliding-layer RoPE base and never uses it: refused, not guessed at
+    path = write(tmp_path / "swa-base.gguf", "cohere2", metadata={"rope.freq_base_swa": 500.0})
+    with pytest.raises(ModelLoadError, match="cohere2.rope.freq_base_swa = 500.0 changes"):
         load_model(path).close()
 
 

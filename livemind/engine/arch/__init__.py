@@ -15,6 +15,7 @@ description reads.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ MATH_KEYS = {
     "attention.layer_norm_epsilon": (),          # LayerNorm instead of RMSNorm
     "attention.sliding_window": (0,),
     "attention.sliding_window_pattern": (),
+    "rope.freq_base_swa": (),                    # the sliding layers' own RoPE base
     "use_parallel_residual": (False,),
     "expert_count": (0,),
 }
@@ -43,12 +45,17 @@ MATH_KEYS = {
 
 @dataclass(frozen=True)
 class SlidingWindow:
-    """Layers that attend over the last ``attention.sliding_window`` positions only: all but every
-    ``pattern``-th layer (Gemma-3: 5 local, then 1 global), with their own RoPE base and no RoPE
-    scaling."""
+    """Layers that attend over the last ``attention.sliding_window`` positions only. Which layers:
+    the file's ``attention.sliding_window_pattern`` when the family applies it (a period n: every
+    n-th layer global, the rest sliding; or one flag per layer), else all but every ``pattern``-th
+    (Gemma-3: 5 local, then 1 global). Sliding layers are never RoPE-scaled and turn by
+    ``rope.freq_base_swa`` when the family applies it and the file sets it, else by
+    ``local_rope_theta`` (None: the global base). ``global_rope`` False: the global layers have no
+    RoPE at all (Cohere2)."""
 
     pattern: int
-    local_rope_theta: float
+    local_rope_theta: float | None = None
+    global_rope: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,29 @@ class Architecture:
     biases: tuple[str, ...] = ()           # projections with a bias vector (Qwen2: attn_q, attn_k, attn_v)
     sliding: SlidingWindow | None = None
     rope_freqs: bool = False               # reads rope_freqs.weight, per-pair RoPE factors (Llama-3.1+)
+    fused_qkv: bool = False                # q, k, v may come stacked in attn_qkv.weight (Phi-3)
+    fused_gate_up: bool = False            # ffn_up.weight holds the gate rows, then the up rows (Phi-3)
+    # rope_factors_long / rope_factors_short (LongRoPE, Phi-3.5): per-pair RoPE factors, the long
+    # ones when the context exceeds rope.scaling.original_context_length (as llama.cpp chooses)
+    long_rope: bool = False
+    # soft-caps when the file has no attn_logit_softcapping / final_logit_softcapping (0: none)
+    attn_softcap: float = 0.0
+    final_softcap: float = 0.0
     # the q·k multiplier from (n_layer, n_embd, n_head, head_dim); None: 1 / sqrt(head_dim)
     attn_scale: Callable[[int, int, int, int], float] | None = None
     applies: frozenset[str] = frozenset()  # MATH_KEYS this family honours
 
 
-_FAMILIES = ("llama", "gemma3", "qwen2", "qwen3", "command-r")
+def wide_query_scale(n_layers: int) -> Callable[[int, int, int, int], float]:
+    """Gemma's ``attn_scale``: 1/sqrt(query_pre_attn_scalar), which GGUF files do not carry. It is
+    the head width, except in the largest model (told by its ``n_layers``, as llama.cpp does),
+    where it is n_embd / n_head."""
+    def scale(n_layer: int, n_embd: int, n_head: int, head_dim: int) -> float:
+        return 1.0 / math.sqrt(n_embd / n_head if n_layer == n_layers else head_dim)
+    return scale
+
+
+_FAMILIES = ("llama", "gemma2", "gemma3", "qwen2", "qwen3", "phi3", "command-r", "cohere2")
 
 
 def architecture(name: str) -> Architecture | None:

@@ -37,6 +37,7 @@ static inline uint32x4_t lmk_nans_neon(uint32x4_t acc, float32x4_t a, float32x4_
 #define V_ADD vaddq_f32
 #define V_SUB vsubq_f32
 #define V_MUL vmulq_f32
+#define V_DIV vdivq_f32
 #define V_MAX vmaxq_f32
 #define V_FMA(a, b, c) vfmaq_f32((c), (a), (b))                  /* a·b + c */
 #define V_EXP lmk_exp_neon

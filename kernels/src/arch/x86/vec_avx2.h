@@ -19,6 +19,7 @@ static inline __m256 lmk_load_fill_avx2(const float *p, int64_t m, float fill) {
 #define V_ADD _mm256_add_ps
 #define V_SUB _mm256_sub_ps
 #define V_MUL _mm256_mul_ps
+#define V_DIV _mm256_div_ps
 #define V_MAX _mm256_max_ps
 #define V_FMA _mm256_fmadd_ps                                   /* a·b + c */
 #define V_EXP lmk_exp_avx2

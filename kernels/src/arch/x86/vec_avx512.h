@@ -16,6 +16,7 @@ static inline __mmask16 lmk_part_avx512(int64_t m) { return (__mmask16)((1u << m
 #define V_ADD _mm512_add_ps
 #define V_SUB _mm512_sub_ps
 #define V_MUL _mm512_mul_ps
+#define V_DIV _mm512_div_ps
 #define V_MAX _mm512_max_ps
 #define V_FMA _mm512_fmadd_ps                                   /* a·b + c */
 #define V_EXP lmk_exp_avx512
