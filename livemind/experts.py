@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class Expert(BaseModel):
     """A specialist on the team.
 
-    ``model`` is a known model name (``livemind.models.KNOWN_MODELS``) or a GGUF path; ``backend``
+    ``model`` is a known model name (``livemind.models.KNOWN_MODELS``), a GGUF path, or a hub id
+    (``owner/repo:file.gguf``, once ``livemind pull`` has downloaded it); ``backend``
     an explicit backend object (vLLM, a remote server, ...) instead. Experts whose models resolve
     to the same file (with the same settings) share one loaded model.
 

@@ -9,13 +9,22 @@ own) and reports:
   - batched decode (LiveMind only): total tok/s with 4 and 8 concurrent streams, and its ratio to
     one stream (llama-cpp-python's API runs one sequence at a time);
   - peak RSS of the process.
-Medians of ``repeats`` runs inside each subprocess. Writes engine.json, engine.md and engine.png.
+Medians of ``repeats`` runs inside each subprocess, after an untimed warm-up on both sides; both
+are timed from the caller (our decode from the first streamed token's arrival to the last one's).
+Writes engine.json, engine.md and engine.png.
+
+``--synthetic`` (:func:`synthetic_main`): the same measurement on mid-size random-weight models
+(:mod:`livemind.bench.synthetic`; hidden 1024, 8 layers, vocabulary 32 000) in each architecture
+family's layout and in each weight type llama.cpp's quantizer makes, so that every family and
+type is measured beside llama.cpp, not only the two packaged models. Rounds alternate which
+engine goes first; the figure is the median over rounds. Writes engine-synthetic.{json,md}.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +34,7 @@ import asyncio, json, resource, statistics, sys, time
 import numpy as np
 cfg = json.loads(sys.argv[1])
 path, threads, engine, repeats = cfg["path"], cfg["threads"], cfg["engine"], cfg["repeats"]
+batched = cfg.get("batched", True)
 rng = np.random.default_rng(0)
 out = {}
 
@@ -37,12 +47,16 @@ if engine == "livemind":
     prompt = rng.integers(100, min(vocab, 20000), 512).tolist()
     short = m.tokenize("Once upon a time, in a small village by the sea,")
     pre = []
+    m.logits(prompt)                                   # warm-up, not timed
     for _ in range(repeats):
         t = time.perf_counter(); lg = m.logits(prompt); pre.append(time.perf_counter() - t)
     t = time.perf_counter(); int(np.argmax(m.logits(prompt))); ttft = time.perf_counter() - t
 
-    async def stream(n):
+    async def stream(n, clock=None):
+        # timed from the caller: from the first token's arrival to the last one's
         async for ev in m.generate(short, max_tokens=n, temperature=0):
+            if clock is not None and ev.token_id is not None:
+                clock.append(time.perf_counter())
             last = ev
         return last
     async def many(k, n):
@@ -50,11 +64,14 @@ if engine == "livemind":
         evs = await asyncio.gather(*[stream(n) for _ in range(k)])
         return sum(e.usage.completion_tokens for e in evs) / (time.perf_counter() - t)
     dec = []
+    asyncio.run(stream(16))                            # warm-up, not timed
     for _ in range(repeats):
-        ev = asyncio.run(stream(128))
-        dec.append(ev.timings.decode_tokens_per_s)
-    out["batched"] = {str(k): statistics.median([asyncio.run(many(k, 64)) for _ in range(max(1, repeats // 2))])
-                      for k in (1, 4, 8)}
+        clock = []
+        asyncio.run(stream(128, clock))
+        dec.append((len(clock) - 1) / (clock[-1] - clock[0]))
+    if batched:
+        out["batched"] = {str(k): statistics.median([asyncio.run(many(k, 64)) for _ in range(max(1, repeats // 2))])
+                          for k in (1, 4, 8)}
 else:
     from llama_cpp import Llama
     m = Llama(model_path=path, n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_batch=512,
@@ -63,6 +80,7 @@ else:
     prompt = rng.integers(100, min(vocab, 20000), 512).tolist()
     short = m.tokenize("Once upon a time, in a small village by the sea,".encode(), add_bos=True)
     pre = []
+    m.reset(); m.eval(prompt)                          # warm-up, not timed
     for _ in range(repeats):
         m.reset()
         t = time.perf_counter(); m.eval(prompt); pre.append(time.perf_counter() - t)
@@ -82,10 +100,10 @@ print(json.dumps(out))
 """
 
 
-def _child(engine: str, path: str, threads: int, repeats: int) -> dict:
+def _child(engine: str, path: str, threads: int, repeats: int, batched: bool = True) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     env["OMP_NUM_THREADS"] = str(threads)
-    cfg = json.dumps({"engine": engine, "path": path, "threads": threads, "repeats": repeats})
+    cfg = json.dumps({"engine": engine, "path": path, "threads": threads, "repeats": repeats, "batched": batched})
     proc = subprocess.run([sys.executable, "-c", _CHILD, cfg], capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
@@ -175,4 +193,114 @@ def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads=(1, 2), rep
     if out:
         write(result, Path(out))
         print(f"wrote {out}/engine.md", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- synthetic models, every family and type
+
+FAMILIES = ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "command-r", "cohere2")
+TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS",
+         "F16", "BF16")
+SHAPE = dict(n_layer=8, n_embd=1024, n_head=16, n_head_kv=4, n_ff=2816, n_vocab=32000, context=4096)
+
+
+def synthetic_model(family: str, ftype: str, cache: Path, log=print) -> Path:
+    """The mid-size random-weight ``family`` model in ``ftype`` (llama.cpp's quantizer), built
+    once into ``cache``."""
+    from livemind.bench.synthetic import quantized, write
+
+    cache.mkdir(parents=True, exist_ok=True)
+    dst = cache / f"{family}-{ftype}.gguf"
+    if not dst.exists():
+        src = cache / f"{family}-F32.gguf"
+        if not src.exists():
+            log(f"  writing {src.name} (random weights) ...")
+            write(src, family, **SHAPE)
+        log(f"  quantizing {dst.name} ...")
+        quantized(src, cache / (dst.name + ".part"), ftype).rename(dst)
+    return dst
+
+
+def synthetic_run(cases: list[tuple[str, str]], threads: int, rounds: int, repeats: int, cache: Path,
+                  log=print) -> dict:
+    from livemind.bench._timing import machine_facts
+
+    rows = []
+    for family, ftype in cases:
+        path = str(synthetic_model(family, ftype, cache, log))
+        runs: dict[str, list[dict]] = {"livemind": [], "llama.cpp": []}
+        for r in range(rounds):
+            for engine in (("livemind", "llama.cpp") if r % 2 == 0 else ("llama.cpp", "livemind")):
+                runs[engine].append(_child(engine, path, threads, repeats, batched=False))
+        row = {"family": family, "type": ftype, "threads": threads}
+        for engine, got in runs.items():
+            errors = [g["error"] for g in got if "error" in g]
+            if errors:
+                row[engine] = {"error": errors[0]}
+                continue
+            row[engine] = {k: statistics.median(g[k] for g in got)
+                           for k in ("prefill_tok_s", "decode_tok_s", "ttft_ms", "peak_rss_mib")}
+        rows.append(row)
+        log("    " + _synthetic_line(row))
+    facts = machine_facts()
+    facts.update(rounds=rounds, repeats=repeats, shape=SHAPE, load=os.getloadavg())
+    return {"facts": facts, "rows": rows}
+
+
+def _synthetic_line(row: dict) -> str:
+    ours, peer = row["livemind"], row["llama.cpp"]
+    if "error" in ours or "error" in peer:
+        return f"{row['family']} {row['type']}: error: {ours.get('error') or peer.get('error')}"
+    return (f"{row['family']} {row['type']}: decode {ours['decode_tok_s']:.1f} / {peer['decode_tok_s']:.1f} tok/s "
+            f"({ours['decode_tok_s'] / peer['decode_tok_s']:.2f}x), prefill {ours['prefill_tok_s']:.0f} / "
+            f"{peer['prefill_tok_s']:.0f} ({ours['prefill_tok_s'] / peer['prefill_tok_s']:.2f}x)")
+
+
+def write_synthetic(result: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "engine-synthetic.json").write_text(json.dumps(result, indent=2) + "\n")
+    f = result["facts"]
+    load = ", ".join(f"{x:.2f}" for x in f["load"])
+    lines = [
+        "# Engine benchmark on every family and weight type (synthetic models)",
+        "",
+        "Written by `livemind bench engine --synthetic`. Random-weight models in each family's GGUF layout",
+        f"({f['shape']['n_layer']} layers, hidden {f['shape']['n_embd']}, {f['shape']['n_head']} heads / "
+        f"{f['shape']['n_head_kv']} KV heads, feed-forward {f['shape']['n_ff']}, vocabulary {f['shape']['n_vocab']}),",
+        "F32 written by `livemind.bench.synthetic`, each type made from it by llama.cpp's own quantizer. Both",
+        "engines on the same file and thread count, each in a fresh subprocess, timed from the caller after",
+        "an untimed warm-up: prefill is one 512-token prompt from an empty cache, decode 128 greedy tokens",
+        "after a short prompt (ours from the first streamed token to the last; llama.cpp's 127 `eval` calls",
+        f"of one token). {f['rounds']} rounds alternating which engine goes first, {f['repeats']} timed runs in",
+        "each; the figures are medians over rounds of the per-round medians.",
+        "",
+        f"- CPU: {f['cpu']}, {f['cpus_usable']} usable CPUs; ISAs {', '.join(f['isas'])}; load average at the end {load}",
+        f"- llama.cpp: llama-cpp-python's build (n_threads = n_threads_batch = threads, n_batch 512); date {f['date']}",
+        "",
+        "| family | type | threads | decode tok/s (ours / llama.cpp) | decode ratio | prefill tok/s (ours / llama.cpp) "
+        "| prefill ratio |",
+        "|---|---|---:|---|---:|---|---:|",
+    ]
+    for row in result["rows"]:
+        ours, peer = row["livemind"], row["llama.cpp"]
+        if "error" in ours or "error" in peer:
+            lines.append(f"| {row['family']} | {row['type']} | {row['threads']} | error: "
+                         f"{ours.get('error') or peer.get('error')} ||||")
+            continue
+        lines.append(f"| {row['family']} | {row['type']} | {row['threads']} | {ours['decode_tok_s']:.1f} / "
+                     f"{peer['decode_tok_s']:.1f} | {ours['decode_tok_s'] / peer['decode_tok_s']:.2f}× | "
+                     f"{ours['prefill_tok_s']:.0f} / {peer['prefill_tok_s']:.0f} | "
+                     f"{ours['prefill_tok_s'] / peer['prefill_tok_s']:.2f}× |")
+    (out_dir / "engine-synthetic.md").write_text("\n".join(lines) + "\n")
+
+
+def synthetic_main(*, families=FAMILIES, types=TYPES, threads: int = 2, rounds: int = 2, repeats: int = 3,
+                   cache: str | None = None, out: str | None = "docs/benchmarks") -> int:
+    """Each family at Q4_K_M, and every type on the llama layout."""
+    cache_dir = Path(cache) if cache else Path.home() / ".cache" / "livemind" / "bench-synthetic"
+    cases = [(fam, "Q4_K_M") for fam in families] + [("llama", t) for t in types if t != "Q4_K_M"]
+    result = synthetic_run(cases, threads, rounds, repeats, cache_dir)
+    if out:
+        write_synthetic(result, Path(out))
+        print(f"wrote {out}/engine-synthetic.md", file=sys.stderr)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from livemind.errors import ModelLoadError
+from livemind.models._hub import cached, parse_hub_id
 from livemind.models._packaged import gemma3_gguf, smollm2_gguf
 
 
@@ -29,8 +30,10 @@ KNOWN_MODELS: dict[str, KnownModel] = {m.name: m for m in (
 
 
 def resolve_model(name_or_path: str | Path) -> Path:
-    """The GGUF file for a known model name or a path. Raises ModelLoadError with the install
-    command when a known model is not installed, or when neither a name nor a file matches.
+    """The GGUF file for a known model name, a path, or a hub id (``owner/repo:file.gguf``, looked
+    up in the hub cache only: ``livemind pull`` downloads it). Raises ModelLoadError with the
+    install or pull command when a known model is not installed or a hub file not downloaded, or
+    when nothing matches.
 
     >>> resolve_model("smollm2-135m-instruct").suffix    # doctest: +SKIP
     '.gguf'
@@ -45,5 +48,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
     path = Path(key).expanduser()
     if path.is_file():
         return path
+    if isinstance(name_or_path, str) and parse_hub_id(key) is not None:
+        return cached(key)
     names = ", ".join(KNOWN_MODELS)
-    raise ModelLoadError(key, f"no such file, and not a known model name (known: {names})")
+    raise ModelLoadError(key, f"no such file, not a known model name (known: {names}), and not a hub id "
+                              "(owner/repo:file.gguf)")

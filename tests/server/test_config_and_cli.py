@@ -84,10 +84,13 @@ def test_chat_keeps_the_conversation_until_exit(tmp_path):
     assert "Paris" in out.stdout and len(out.stdout.strip().splitlines()) >= 2
 
 
-def test_models_lists_known_models():
+def test_models_lists_packaged_and_configured_models():
     out = livemind("models")
     assert out.returncode == 0
-    assert "smollm2-135m-instruct" in out.stdout and "gemma3-270m" in out.stdout and "installed" in out.stdout
+    assert "smollm2-135m-instruct" in out.stdout and "gemma3-270m" in out.stdout
+    # each file read for its architecture, types, size and governor budget; the configured team too
+    assert "llama, Q4_1" in out.stdout and "gemma3, " in out.stdout and "budget" in out.stdout
+    assert "configured (the default team)" in out.stdout and "  coder " in out.stdout
     bad = livemind("models", "install", "no-such-model")
     assert bad.returncode == 1 and "smollm2-135m-instruct" in bad.stderr
 
