@@ -115,9 +115,15 @@ typedef enum {
     LMK_Q4_0 = 2,
     LMK_Q4_1 = 3,
     LMK_Q5_0 = 6,
+    LMK_Q5_1 = 7,
     LMK_Q8_0 = 8,
+    LMK_Q2_K = 10,
+    LMK_Q3_K = 11,
     LMK_Q4_K = 12,
+    LMK_Q5_K = 13,
     LMK_Q6_K = 14,
+    LMK_IQ4_NL = 20,   /* 4-bit indices into ggml's non-linear table kvalues_iq4nl */
+    LMK_IQ4_XS = 23,
 } lmk_qfmt;
 
 int lmk_qfmt_valid(int fmt);
@@ -126,7 +132,8 @@ int64_t lmk_qblock_bytes(lmk_qfmt fmt);   /* bytes per block (0 for an invalid f
 /* Bytes of a quantized row of n elements; LMK_ERR_ARG unless n is a multiple of the block. */
 lmk_status lmk_qrow_bytes(lmk_qfmt fmt, int64_t n, int64_t *bytes);
 
-/* x (n) → q (n / block_elems blocks). n must be a multiple of the block size. */
+/* x (n) → q (n / block_elems blocks). n must be a multiple of the block size. Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q4_K and Q6_K only (LMK_ERR_UNSUPPORTED for the others: files bring them quantized). */
 lmk_status lmk_quantize(lmk_qfmt fmt, const float *x, void *q, int64_t n);
 /* q (n / block_elems blocks) → y (n) */
 lmk_status lmk_dequantize(lmk_qfmt fmt, const void *q, float *y, int64_t n);

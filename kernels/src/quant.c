@@ -1,5 +1,6 @@
 /* GGUF block quantization: Q8_0, Q4_0, Q4_1, Q5_0 (blocks of 32) and Q4_K, Q6_K (super-blocks
- * of 256), bit-compatible with ggml.
+ * of 256), bit-compatible with ggml; the driver of every format's qmatmul. Q5_1, IQ4_NL, Q2_K,
+ * Q3_K, Q5_K and IQ4_XS have their blocks and kernels in quant_unpack.h / quant_unpacked.c.
  *
  *   lmk_quantize        float → blocks (scalar; the K-quants search their sub-block scales)
  *   lmk_dequantize_ref  blocks → float, written to match gguf-py's numpy reference bit for bit
@@ -17,12 +18,15 @@
 
 int lmk_qfmt_valid(int fmt) {
     return fmt == LMK_Q8_0 || fmt == LMK_Q4_0 || fmt == LMK_Q4_1 || fmt == LMK_Q5_0 ||
-           fmt == LMK_Q4_K || fmt == LMK_Q6_K;
+           fmt == LMK_Q4_K || fmt == LMK_Q6_K || lmk_qfmt_unpacked((lmk_qfmt)fmt);
 }
 
 int64_t lmk_qblock_elems(lmk_qfmt fmt) {
     if (!lmk_qfmt_valid((int)fmt)) return 0;
-    return fmt == LMK_Q4_K || fmt == LMK_Q6_K ? QK_K : QK;
+    return fmt == LMK_Q8_0 || fmt == LMK_Q4_0 || fmt == LMK_Q4_1 || fmt == LMK_Q5_0 || fmt == LMK_Q5_1 ||
+                   fmt == LMK_IQ4_NL
+               ? QK
+               : QK_K;
 }
 
 int64_t lmk_qblock_bytes(lmk_qfmt fmt) {
@@ -33,6 +37,12 @@ int64_t lmk_qblock_bytes(lmk_qfmt fmt) {
     case LMK_Q5_0: return sizeof(blk_q5_0);
     case LMK_Q4_K: return sizeof(blk_q4_k);
     case LMK_Q6_K: return sizeof(blk_q6_k);
+    case LMK_Q5_1: return sizeof(blk_q5_1);
+    case LMK_IQ4_NL: return sizeof(blk_iq4_nl);
+    case LMK_Q2_K: return sizeof(blk_q2_k);
+    case LMK_Q3_K: return sizeof(blk_q3_k);
+    case LMK_Q5_K: return sizeof(blk_q5_k);
+    case LMK_IQ4_XS: return sizeof(blk_iq4_xs);
     default: return 0;
     }
 }
@@ -273,6 +283,7 @@ static void quantize_task(void *ctx, int64_t begin, int64_t end) {
 lmk_status lmk_quantize(lmk_qfmt fmt, const float *x, void *q, int64_t n) {
     int64_t be = lmk_qblock_elems(fmt);
     if (!be || n < 0 || n % be || (n && (!x || !q))) return LMK_ERR_ARG;
+    if (lmk_qfmt_unpacked(fmt)) return LMK_ERR_UNSUPPORTED;  /* no quantizer: files bring these */
     qblocks_job job = {fmt, x, q, be, lmk_qblock_bytes(fmt), NULL};
     lmk_parallel_for(n / be, 8192 / be, quantize_task, &job);
     return LMK_OK;
@@ -281,6 +292,10 @@ lmk_status lmk_quantize(lmk_qfmt fmt, const float *x, void *q, int64_t n) {
 /* ---------------------------------------------------------------- dequantize reference */
 
 static void dequantize_ref_blocks(lmk_qfmt fmt, const void *q, float *y, int64_t nb) {
+    if (lmk_qfmt_unpacked(fmt)) {
+        lmk_dequantize_unpacked(fmt, q, y, nb);
+        return;
+    }
     for (int64_t b = 0; b < nb; b++) {
         switch ((int)fmt) {
         case LMK_Q8_0: {
@@ -384,8 +399,9 @@ lmk_status lmk_dequantize(lmk_qfmt fmt, const void *q, float *y, int64_t n) {
     if (!dequant_args_ok(fmt, q, y, n)) return LMK_ERR_ARG;
     const int64_t be = lmk_qblock_elems(fmt);
     qblocks_job job = {fmt, q, y, be, lmk_qblock_bytes(fmt),
-                       LMK_SELECT(dequantize_ref_blocks, lmk_dequantize_avx2, lmk_dequantize_avx512,
-                                  lmk_dequantize_neon)};
+                       lmk_qfmt_unpacked(fmt) ? lmk_dequantize_unpacked
+                                              : LMK_SELECT(dequantize_ref_blocks, lmk_dequantize_avx2,
+                                                           lmk_dequantize_avx512, lmk_dequantize_neon)};
     /* ~256 KiB of output per chunk: below that a thread's wake-up costs more than it saves */
     lmk_parallel_for(n / be, 65536 / be, dequantize_task, &job);
     return LMK_OK;
@@ -574,7 +590,7 @@ float lmk_qdot_generic(lmk_qfmt fmt, const void *w, const void *a, int64_t nb) {
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
     k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
-    return k;
+    return k.tile ? k : lmk_qkernels_unpacked_generic(fmt);
 }
 
 /* ---------------------------------------------------------------- qmatmul driver */
@@ -639,7 +655,7 @@ lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *
         memset(c, 0, (size_t)(M * N) * sizeof(float));
         return LMK_OK;
     }
-    const int kquant = fmt == LMK_Q4_K || fmt == LMK_Q6_K;
+    const int kquant = lmk_qblock_elems(fmt) == QK_K;  /* activations in act_q8k */
     if (!k.act) k.act = kquant ? act_q8k_generic : act_q8_generic;
     const int64_t nb = K / lmk_qblock_elems(fmt);
     const int64_t act_bytes = nb * (int64_t)(kquant ? sizeof(act_q8k) : sizeof(act_q8));

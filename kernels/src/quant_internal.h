@@ -15,6 +15,12 @@ typedef struct { uint16_t d, m; uint8_t qs[QK / 2]; } blk_q4_1;                 
 typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; } blk_q5_0;            /* 22 B */
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } blk_q4_k; /* 144 B */
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } blk_q6_k; /* 210 B */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; } blk_q5_1;                 /* 24 B */
+typedef struct { uint16_t d; uint8_t qs[QK / 2]; } blk_iq4_nl;                                  /* 18 B */
+typedef struct { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; uint16_t d, dmin; } blk_q2_k;  /* 84 B */
+typedef struct { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; uint16_t d; } blk_q3_k; /* 110 B */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } blk_q5_k; /* 176 B */
+typedef struct { uint16_t d, scales_h; uint8_t scales_l[QK_K / 64]; uint8_t qs[QK_K / 2]; } blk_iq4_xs; /* 136 B */
 
 /* C99 static asserts: the structs must have exactly ggml's sizes (no padding). */
 typedef char lmk_assert_q8_0[sizeof(blk_q8_0) == 34 ? 1 : -1];
@@ -23,6 +29,8 @@ typedef char lmk_assert_q4_1[sizeof(blk_q4_1) == 20 ? 1 : -1];
 typedef char lmk_assert_q5_0[sizeof(blk_q5_0) == 22 ? 1 : -1];
 typedef char lmk_assert_q4_k[sizeof(blk_q4_k) == 144 ? 1 : -1];
 typedef char lmk_assert_q6_k[sizeof(blk_q6_k) == 210 ? 1 : -1];
+typedef char lmk_assert_lowbit[sizeof(blk_q5_1) == 24 && sizeof(blk_iq4_nl) == 18 && sizeof(blk_q2_k) == 84 &&
+                               sizeof(blk_q3_k) == 110 && sizeof(blk_q5_k) == 176 && sizeof(blk_iq4_xs) == 136 ? 1 : -1];
 
 /* Activations quantized on the fly, symmetric 8-bit in [-127, 127] (never -128, so the SIMD
  * sign trick cannot overflow). x ≈ d * qs.
@@ -115,6 +123,18 @@ static inline lmk_qtile_fn lmk_qtile_pick(lmk_qfmt fmt, lmk_qtile_fn q8_0, lmk_q
 
 /* The scalar ISA's kernels (quant.c), the reference every SIMD tile is tested against. */
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt);
+
+/* Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K, IQ4_XS run on an unpacked form of their blocks (quant_unpack.h,
+ * quant_unpacked.c): 1 for those formats. */
+int lmk_qfmt_unpacked(lmk_qfmt fmt);
+/* Their dequantize, exact and the same on every ISA (gguf-py's numpy order, bit for bit). */
+void lmk_dequantize_unpacked(lmk_qfmt fmt, const void *q, float *y, int64_t nb);
+/* Their kernel tables, per ISA: integer dots in SIMD on the unpacked values, the same float steps
+ * everywhere, so each ISA's results equal the generic ones bit for bit. */
+lmk_qkernels lmk_qkernels_unpacked_generic(lmk_qfmt fmt);
+lmk_qkernels lmk_qkernels_unpacked_avx2(lmk_qfmt fmt);
+lmk_qkernels lmk_qkernels_unpacked_avx512(lmk_qfmt fmt);
+lmk_qkernels lmk_qkernels_unpacked_neon(lmk_qfmt fmt);
 
 /* Each ISA's entry points (arguments already checked by quant.c). */
 #define LMK_QUANT_ARCH(sfx)                                                                      \

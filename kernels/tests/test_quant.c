@@ -6,13 +6,16 @@
 
 #include "quant_internal.h"
 
-static const lmk_qfmt FORMATS[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0, LMK_Q4_K, LMK_Q6_K};
-static const char *const NAMES[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k"};
-#define N_FORMATS 6
+static const lmk_qfmt FORMATS[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0, LMK_Q4_K, LMK_Q6_K,
+                                   LMK_Q5_1, LMK_IQ4_NL, LMK_Q2_K, LMK_Q3_K, LMK_Q5_K, LMK_IQ4_XS};
+static const char *const NAMES[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k",
+                                    "q5_1", "iq4_nl", "q2_k", "q3_k", "q5_k", "iq4_xs"};
+#define N_FORMATS 12
+#define N_QUANTIZABLE 6  /* the first six have a quantizer (lmk_quantize); the rest come from files */
 
 /* Round trip on N(0, 1) data: RMS error / RMS of x. Each bound is about 1.3× what the format
  * gives (step / sqrt(12) with step = range / levels), so a broken scale search fails it. */
-static const double ROUNDTRIP_MAX[N_FORMATS] = {0.006, 0.12, 0.11, 0.06, 0.09, 0.025};
+static const double ROUNDTRIP_MAX[N_QUANTIZABLE] = {0.006, 0.12, 0.11, 0.06, 0.09, 0.025};
 
 /* qmatmul against the float reference: the activations are rounded to 8 bits per block
  * (step amax/127; rounding error ~0.5% of a block's RMS), so each output errs by about
@@ -25,8 +28,10 @@ static const double ROUNDTRIP_MAX[N_FORMATS] = {0.006, 0.12, 0.11, 0.06, 0.09, 0
 /* Byte offsets of the f16 scale fields inside a block, patched so random blocks stay finite. */
 static int f16_fields(lmk_qfmt fmt, int off[2]) {
     switch ((int)fmt) {
-    case LMK_Q4_1: case LMK_Q4_K: off[0] = 0, off[1] = 2; return 2;
+    case LMK_Q4_1: case LMK_Q4_K: case LMK_Q5_1: case LMK_Q5_K: off[0] = 0, off[1] = 2; return 2;
     case LMK_Q6_K: off[0] = 208; return 1;
+    case LMK_Q2_K: off[0] = 80, off[1] = 82; return 2;
+    case LMK_Q3_K: off[0] = 108; return 1;
     default: off[0] = 0; return 1;
     }
 }
@@ -47,7 +52,8 @@ static void fill_random_blocks(lmk_qfmt fmt, uint8_t *q, int64_t nb) {
 }
 
 static void test_sizes(void) {
-    static const int64_t elems[] = {32, 32, 32, 32, 256, 256}, bytes[] = {34, 18, 20, 22, 144, 210};
+    static const int64_t elems[] = {32, 32, 32, 32, 256, 256, 32, 32, 256, 256, 256, 256},
+                         bytes[] = {34, 18, 20, 22, 144, 210, 24, 18, 84, 110, 176, 136};
     int ok = 1;
     for (int f = 0; f < N_FORMATS; f++) {
         int64_t rb = -1;
@@ -55,8 +61,8 @@ static void test_sizes(void) {
               lmk_qblock_bytes(FORMATS[f]) == bytes[f] && lmk_qrow_bytes(FORMATS[f], 4 * elems[f], &rb) == LMK_OK &&
               rb == 4 * bytes[f] && lmk_qrow_bytes(FORMATS[f], elems[f] + 1, &rb) == LMK_ERR_ARG;
     }
-    ok &= !lmk_qfmt_valid(0) && !lmk_qfmt_valid(7) && lmk_qblock_elems((lmk_qfmt)1) == 0 &&
-          lmk_qblock_bytes((lmk_qfmt)13) == 0;
+    ok &= !lmk_qfmt_valid(0) && !lmk_qfmt_valid(9) && !lmk_qfmt_valid(21) && lmk_qblock_elems((lmk_qfmt)1) == 0 &&
+          lmk_qblock_bytes((lmk_qfmt)15) == 0;
     expect_true("quant block sizes", ok);
 
     float x[64] = {0}, y[64];
@@ -68,6 +74,8 @@ static void test_sizes(void) {
                                            lmk_qmatmul(LMK_Q8_0, x, q, y, 1, 1, 48) == LMK_ERR_ARG &&
                                            lmk_qmatmul_ref(LMK_Q6_K, x, q, y, 1, -1, 256) == LMK_ERR_ARG &&
                                            lmk_qmatmul((lmk_qfmt)99, x, q, y, 1, 1, 32) == LMK_ERR_ARG);
+    expect_true("quant: no quantizer for the file-only formats", lmk_quantize(LMK_Q5_1, x, q, 64) == LMK_ERR_UNSUPPORTED &&
+                                                                     lmk_quantize(LMK_IQ4_XS, x, q, 256) == LMK_ERR_UNSUPPORTED);
 }
 
 static void test_roundtrip(void) {
@@ -75,7 +83,7 @@ static void test_roundtrip(void) {
     float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
     uint8_t *q = malloc((size_t)n * 2);
     fill_normal(x, n, 1.0f);
-    for (int f = 0; f < N_FORMATS; f++) {
+    for (int f = 0; f < N_QUANTIZABLE; f++) {
         lmk_quantize(FORMATS[f], x, q, n);
         lmk_dequantize_ref(FORMATS[f], q, y, n);
         double se = 0, sx = 0;
@@ -88,7 +96,7 @@ static void test_roundtrip(void) {
     /* zeros and a constant block survive exactly enough: no NaN from a zero scale */
     float z[256] = {0}, zy[256];
     int finite = 1;
-    for (int f = 0; f < N_FORMATS; f++) {
+    for (int f = 0; f < N_QUANTIZABLE; f++) {
         lmk_quantize(FORMATS[f], z, q, 256);
         lmk_dequantize_ref(FORMATS[f], q, zy, 256);
         for (int i = 0; i < 256; i++) finite &= zy[i] == 0.0f;
@@ -156,6 +164,11 @@ static void check_qmatmul(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, 
             snprintf(what, sizeof what, "qmatmul %s M=%lld N=%lld K=%lld vs generic", name, (long long)M,
                      (long long)N, (long long)K);
             expect_close(what, got, gen, M * N, QMM_GENERIC_TOL * scale, 1e-5);
+            if (lmk_qfmt_unpacked(fmt)) {  /* integer dots in SIMD, the same float steps: the same bits */
+                snprintf(what, sizeof what, "qmatmul %s M=%lld N=%lld K=%lld == generic bit for bit", name,
+                         (long long)M, (long long)N, (long long)K);
+                expect_equal_bytes(what, got, gen, (size_t)(M * N) * sizeof(float));
+            }
         }
     }
     free(a), free(w), free(want), free(gen), free(got), free(q);
@@ -166,7 +179,8 @@ static void test_qmatmul(void) {
     for (int f = 0; f < N_FORMATS; f++) {
         const int64_t be = lmk_qblock_elems(FORMATS[f]);
         for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 3; j++) check_qmatmul(FORMATS[f], NAMES[f], i % 2 ? 3 : 1, Ns[i], Kblocks[j] * be, 0);
+            for (int j = 0; j < 3; j++)
+                check_qmatmul(FORMATS[f], NAMES[f], i % 2 ? 3 : 1, Ns[i], Kblocks[j] * be, f >= N_QUANTIZABLE);
         check_qmatmul(FORMATS[f], NAMES[f], 2, 17, 16 * be, 1);
         check_qmatmul(FORMATS[f], NAMES[f], 6, 37, 5 * be, 1);  /* prefill tiles: 4 + 2 activation rows */
         check_qmatmul(FORMATS[f], NAMES[f], 1, 129, 4096, 1);

@@ -1,7 +1,9 @@
 """GGUF block quantization: quantize, dequantize and quantized matmul, byte-compatible with ggml.
 
 Formats (``fmt``) are named as in GGUF files: blocks of 32 elements for ``q8_0``, ``q4_0``,
-``q4_1``, ``q5_0``; super-blocks of 256 for ``q4_k`` and ``q6_k``. A quantized row of ``K``
+``q4_1``, ``q5_0``, ``q5_1``, ``iq4_nl``; super-blocks of 256 for ``q2_k``, ``q3_k``, ``q4_k``,
+``q5_k``, ``q6_k`` and ``iq4_xs``. :func:`quantize` writes the first six (``QUANTIZABLE``); the
+others come quantized in files and are read (dequantized, multiplied) only. A quantized row of ``K``
 elements is ``K // block_elems * block_bytes`` bytes; a matrix is its rows back to back, exactly
 as a GGUF tensor's data.
 
@@ -21,10 +23,13 @@ import numpy as np
 from livemind import _native
 from livemind.kernels._checks import as_f32
 
-QUANT_FORMATS = ("q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k")
+QUANT_FORMATS = ("q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k", "q5_1", "iq4_nl", "q2_k", "q3_k", "q5_k",
+                 "iq4_xs")
+QUANTIZABLE = QUANT_FORMATS[:6]
 
 # ggml type ids (lmk_qfmt)
-_TYPE_IDS = {"q8_0": 8, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q4_k": 12, "q6_k": 14}
+_TYPE_IDS = {"q8_0": 8, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q4_k": 12, "q6_k": 14, "q5_1": 7, "iq4_nl": 20,
+             "q2_k": 10, "q3_k": 11, "q5_k": 13, "iq4_xs": 23}
 
 
 def _format(fmt) -> tuple[int, int, int]:
@@ -68,8 +73,11 @@ def quantize(w, fmt: str) -> np.ndarray:
     Returns the packed blocks as ``uint8``: shape ``(rows, row_bytes)`` for a 2-D ``w`` (one GGUF
     row per row of ``w``), flat ``(row_bytes,)`` for a 1-D one. The 32-element formats round as
     ggml's reference quantizer does; ``q4_k`` and ``q6_k`` search each sub-block's scale (and min).
+    Only the formats in ``QUANTIZABLE``.
     """
     tid, block, nbytes = _format(fmt)
+    if fmt.lower() not in QUANTIZABLE:
+        raise ValueError(f"quantize writes {', '.join(QUANTIZABLE)}; {fmt} blocks come from GGUF files")
     x = as_f32(w, "w", ndim=(1, 2))
     _check_block(x.shape[-1], block, fmt, "w")
     rows = 1 if x.ndim == 1 else x.shape[0]

@@ -16,7 +16,9 @@ from livemind.errors import ModelLoadError
 
 # llama.cpp's LLAMA_FTYPE_MOSTLY_* mixes, and the GGUF types each must put in the file (so the test
 # fails if the quantizer fell back to some other type and left the new one untested)
-FTYPES = {"F16": {"F16"}, "BF16": {"BF16"}}
+FTYPES = {"F16": {"F16"}, "BF16": {"BF16"}, "Q4_0": {"Q4_0"}, "Q4_1": {"Q4_1"}, "Q5_0": {"Q5_0"}, "Q5_1": {"Q5_1"},
+          "Q2_K": {"Q2_K"}, "Q3_K_M": {"Q3_K"}, "Q5_K_M": {"Q5_K"}, "Q6_K": {"Q6_K"}, "IQ4_NL": {"IQ4_NL"},
+          "IQ4_XS": {"IQ4_XS"}}
 FAMILIES = ["llama", "qwen2", "qwen3", "gemma3", "command-r"]
 
 

@@ -11,11 +11,16 @@ import livemind.kernels as K
 
 GGML = gguf.GGMLQuantizationType
 QTYPE = {"q8_0": GGML.Q8_0, "q4_0": GGML.Q4_0, "q4_1": GGML.Q4_1, "q5_0": GGML.Q5_0,
-         "q4_k": GGML.Q4_K, "q6_k": GGML.Q6_K}
+         "q4_k": GGML.Q4_K, "q6_k": GGML.Q6_K, "q5_1": GGML.Q5_1, "iq4_nl": GGML.IQ4_NL, "q2_k": GGML.Q2_K,
+         "q3_k": GGML.Q3_K, "q5_k": GGML.Q5_K, "iq4_xs": GGML.IQ4_XS}
 BLOCK = {"q8_0": (32, 34), "q4_0": (32, 18), "q4_1": (32, 20), "q5_0": (32, 22),
-         "q4_k": (256, 144), "q6_k": (256, 210)}
+         "q4_k": (256, 144), "q6_k": (256, 210), "q5_1": (32, 24), "iq4_nl": (32, 18), "q2_k": (256, 84),
+         "q3_k": (256, 110), "q5_k": (256, 176), "iq4_xs": (256, 136)}
 # byte offsets of each block's f16 scale fields (patched in random blocks so they stay finite)
-F16_FIELDS = {"q8_0": (0,), "q4_0": (0,), "q4_1": (0, 2), "q5_0": (0,), "q4_k": (0, 2), "q6_k": (208,)}
+F16_FIELDS = {"q8_0": (0,), "q4_0": (0,), "q4_1": (0, 2), "q5_0": (0,), "q4_k": (0, 2), "q6_k": (208,),
+              "q5_1": (0, 2), "iq4_nl": (0,), "q2_k": (80, 82), "q3_k": (108,), "q5_k": (0, 2), "iq4_xs": (0,)}
+# the formats livemind can quantize; the others come quantized in files (tests use random blocks)
+QUANTIZABLE = ("q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k")
 
 # qmatmul rounds the activations to 8 bits per block (step amax/127, ~0.5% RMS of a block), so
 # each output is off by about 0.005 * sqrt(K) * rms(w) * rms(a); allow 10x that scale.
@@ -66,7 +71,7 @@ def same_bits(got, want):
 
 
 def test_formats_listed():
-    assert K.QUANT_FORMATS == ("q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k")
+    assert K.QUANT_FORMATS == QUANTIZABLE + ("q5_1", "iq4_nl", "q2_k", "q3_k", "q5_k", "iq4_xs")
 
 
 def test_dequantize_real_tensors_match_gguf(each_isa, real_tensors):
@@ -96,7 +101,7 @@ def test_quantize_matches_gguf_reference(rng, fmt):
     assert np.array_equal(K.quantize(w, fmt), want)
 
 
-@pytest.mark.parametrize("fmt", K.QUANT_FORMATS)
+@pytest.mark.parametrize("fmt", QUANTIZABLE)
 def test_quantize_round_trip(rng, fmt):
     w = rng.standard_normal((8, 4096)).astype(np.float32)
     q = K.quantize(w, fmt)
@@ -115,8 +120,12 @@ def test_quantize_round_trip(rng, fmt):
 def test_qmatmul_matches_numpy(each_isa, rng, fmt, n, m, k_blocks):
     block, _ = BLOCK[fmt]
     k = k_blocks * block
-    q = K.quantize(rng.standard_normal((n, k)).astype(np.float32) * 0.3, fmt)
-    w = K.dequantize(q, fmt, (n, k)).astype(np.float64)
+    if fmt in QUANTIZABLE:
+        q = K.quantize(rng.standard_normal((n, k)).astype(np.float32) * 0.3, fmt)
+        w = K.dequantize(q, fmt, (n, k)).astype(np.float64)
+    else:   # blocks as a file brings them; gguf-py's numpy dequantization is the reference
+        q = random_blocks(rng, fmt, n * k_blocks).reshape(n, -1)
+        w = gguf.quants.dequantize(q, QTYPE[fmt]).astype(np.float64).reshape(n, k)
     a = rng.standard_normal((m, k)).astype(np.float32)
     want = a.astype(np.float64) @ w.T
     got = K.qmatmul(a, q, fmt, (n, k))
@@ -143,7 +152,9 @@ def test_errors(rng):
     w = rng.standard_normal((2, 64)).astype(np.float32)
     q = K.quantize(w, "q8_0")
     with pytest.raises(ValueError, match="fmt"):
-        K.quantize(w, "q3_k")
+        K.quantize(w, "iq2_xs")
+    with pytest.raises(ValueError, match="q3_k blocks come from GGUF files"):
+        K.quantize(rng.standard_normal((2, 256)).astype(np.float32), "q3_k")
     with pytest.raises(ValueError, match="fmt"):
         K.dequantize(q, 8, (2, 64))
     with pytest.raises(ValueError, match="w"):

@@ -286,5 +286,5 @@ LMK_QTILE_FROM_DOT(tile_q6_k, dot_q6_k)
 lmk_qkernels lmk_qkernels_avx2(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
     k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
-    return k;
+    return k.tile ? k : lmk_qkernels_unpacked_avx2(fmt);
 }

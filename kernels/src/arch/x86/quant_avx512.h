@@ -461,7 +461,7 @@ static lmk_qkernels qv_kernels(lmk_qfmt fmt) {
     case LMK_Q5_0: k.tile = tile_q5_0, k.prep = tile_q5_0_prep; break;
     case LMK_Q4_K: k.tile = tile_q4_k, k.act = act_q8k_x, k.prep = q4k_prep, k.prep_bytes = sizeof(q4k_act); break;
     case LMK_Q6_K: k.tile = tile_q6_k, k.act = act_q8k_x, k.prep_bytes = 0; break;
-    default: k.act = NULL;
+    default: return lmk_qkernels_unpacked_avx512(fmt);  /* VNNI too: those dots are short */
     }
     return k;
 }
