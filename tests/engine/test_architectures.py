@@ -1,5 +1,5 @@
 """Every architecture family against llama.cpp, on random-weight files in each family's layout
-(tests/engine/archmodels.py): F32 weights, and variants made by llama.cpp's own quantizer.
+(livemind/bench/synthetic.py): F32 weights, and variants made by llama.cpp's own quantizer.
 
 Teacher-forced on the same random token ids, both engines score every position. The band a second
 engine is held to is llama.cpp's own: the same file through llama.cpp with flash attention on
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from archmodels import BOS, N_ORDINARY, quantized, write
 
+from livemind.bench.synthetic import BOS, N_ORDINARY, quantized, write
 from livemind.engine.model import load_model
 from livemind.errors import ModelLoadError
 

@@ -1,5 +1,5 @@
 """Each GGUF weight type the engine reads, held to llama.cpp's own band on random-weight files
-(tests/engine/archmodels.py) that llama.cpp's quantizer converted: the float types (F16, BF16) and
+(livemind/bench/synthetic.py) that llama.cpp's quantizer converted: the float types (F16, BF16) and
 the quantized mixes beyond test_architectures.py's Q8_0 and Q4_K_M. The band and the criterion
 are test_architectures.py's (_check). A type the engine has no kernel for is refused at load,
 naming the tensor, its type and the supported list."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import gguf
 import pytest
-from archmodels import quantized, write
 from test_architectures import _check
 
+from livemind.bench.synthetic import quantized, write
 from livemind.engine.model import load_model
 from livemind.errors import ModelLoadError
 
