@@ -5,37 +5,16 @@ UTF-8 bytes are spelled with GPT-2's printable stand-ins (byte 0x20 is "Ġ", 0x0
 adjacent symbols merge by the rank of their line in ``tokenizer.ggml.merges``. A word's tokens
 depend only on the word, so they are cached per word.
 
-The pre-tokenizers are llama.cpp's for the supported ``pre`` names. llama.cpp runs the GPT-2
-pattern through a hand-written matcher (``unicode_regex_split_custom_gpt2``); the pattern below is
-rewritten so that the ``regex`` module matches exactly what that matcher matches, including when a
-first pass has already isolated digits ("smollm": every digit is its own word, and a run of spaces
-before a digit stays whole).
+The pre-tokenizer is llama.cpp's for the file's ``tokenizer.ggml.pre`` (see ``_pretok.py``);
+for some names (Llama-3's ``llama-bpe``, ``tekken``) a word the vocabulary holds whole is that
+token without merging, as llama.cpp's ``ignore_merges`` says.
 """
 
 from __future__ import annotations
 
-import regex
-
 from livemind.engine._merge import merge_pairs
-from livemind.engine._unicode import WHITESPACE_CLASS
 from livemind.engine._vocab import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, Vocab
 from livemind.errors import ModelLoadError
-
-_S = f"[{WHITESPACE_CLASS}]"
-_NOT_S = f"[^{WHITESPACE_CLASS}]"
-_OTHER = f"[^{WHITESPACE_CLASS}\\p{{L}}\\p{{N}}]"  # neither space, letter nor number
-# GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-_GPT2 = f"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{{L}}+| ?\\p{{N}}+| ?{_OTHER}+|{_S}+(?!{_NOT_S})|{_S}+"
-# llama.cpp's "\p{N}" pass, then GPT-2 within the pieces between digits: a digit ends a piece, so
-# trailing spaces before it are not given back to the next word.
-_DIGITS_THEN_GPT2 = (f"\\p{{N}}|'s|'t|'re|'ve|'m|'ll|'d| ?\\p{{L}}+| ?{_OTHER}+"
-                     f"|{_S}+(?![^{WHITESPACE_CLASS}\\p{{N}}])|{_S}+")
-
-PRE_TOKENIZERS = {
-    **dict.fromkeys(("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone",
-                     "minerva-7b"), _DIGITS_THEN_GPT2),
-    **dict.fromkeys(("gpt-2", "phi-2", "mpt", "jais"), _GPT2),
-}
 
 
 def _bytes_to_unicode() -> list[str]:
@@ -59,12 +38,9 @@ class BPEModel:
     """Byte-level BPE over a checked :class:`Vocab`; the private engine of :class:`Tokenizer`."""
 
     def __init__(self, vocab: Vocab, merges: object):
-        pattern = PRE_TOKENIZERS.get(vocab.pre)
-        if pattern is None:
-            raise ModelLoadError(vocab.path, f"BPE pre-tokenizer {vocab.pre!r} is not supported; "
-                                             f"supported: {sorted(PRE_TOKENIZERS)}")
         self.vocab = vocab
-        self._split = regex.compile(pattern).findall
+        self._split = vocab.pretokenizer.splitter()
+        self._whole_words = vocab.pretokenizer.ignore_merges
         self._ranks = _load_merges(merges, vocab)
         self._cache: dict[str, list[int]] = {}
         self._pieces: dict[int, bytes] = {}
@@ -86,6 +62,8 @@ class BPEModel:
     def _encode_word(self, word: str) -> list[int]:
         spelled = word.encode().decode("latin-1").translate(_LATIN1_TO_CHARS)
         ids = self.vocab.ids
+        if self._whole_words and spelled in ids:
+            return [ids[spelled]]
         ranks = self._ranks
         out: list[int] = []
         for symbol in merge_pairs(list(spelled), lambda a, b: ranks.get((a, b))):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livemind.engine._pretok import PRE_TOKENIZERS, PreTokenizer
 from livemind.errors import ModelLoadError
 
 # token kinds, as bit flags (llama.cpp's llama_token_attr)
@@ -50,6 +51,7 @@ class Vocab:
     path: str
     model: str                      # tokenizer.ggml.model: "gpt2" or "llama"
     pre: str                        # tokenizer.ggml.pre ("" when absent)
+    pretokenizer: PreTokenizer | None   # the BPE pre-tokenizer that name selects (None for "llama")
     texts: list[str]                # (n_vocab,) token text as stored in the file
     ids: dict[str, int]             # text -> id
     kinds: np.ndarray               # (n_vocab,) uint8 bit flags: NORMAL, CONTROL, BYTE, ...
@@ -83,6 +85,11 @@ def load_vocab(metadata: dict, path: str) -> Vocab:
     pre = metadata.get("tokenizer.ggml.pre", "")
     if not isinstance(pre, str):
         raise fail("tokenizer.ggml.pre is not a string")
+    pretokenizer = None
+    if model == "gpt2":   # llama.cpp reads the name only for BPE vocabularies
+        pretokenizer = PRE_TOKENIZERS.get(pre)
+        if pretokenizer is None:
+            raise fail(f"BPE pre-tokenizer {pre!r} is not supported; supported: {sorted(PRE_TOKENIZERS)}")
 
     texts = metadata.get("tokenizer.ggml.tokens")
     if not isinstance(texts, list) or not texts:
@@ -111,6 +118,9 @@ def load_vocab(metadata: dict, path: str) -> Vocab:
         scores = _array(scores, n, "tokenizer.ggml.scores", fail)[:n].astype(np.float32)
 
     bos, eos, unk, add_bos, add_eos, add_space_prefix = _DEFAULTS[model]
+    if pretokenizer is not None:    # some names change llama.cpp's defaults
+        add_bos = pretokenizer.add_bos
+        bos = bos if pretokenizer.has_bos else None
     bos, eos, unk = (i if i is not None and i < n else None for i in (bos, eos, unk))
     pad = None
     bos = _token_id(metadata, "bos", bos, n, fail)
@@ -143,7 +153,7 @@ def load_vocab(metadata: dict, path: str) -> Vocab:
     always = [(t, i) for t, i in specials(USER_DEFINED) if not kinds[i] & (CONTROL | UNKNOWN)]
     always_ids = {i for _, i in always}
     return Vocab(
-        path=path, model=model, pre=pre, texts=texts, ids=ids, kinds=kinds, scores=scores,
+        path=path, model=model, pre=pre, pretokenizer=pretokenizer, texts=texts, ids=ids, kinds=kinds, scores=scores,
         bos_id=bos, eos_id=eos, unk_id=unk, pad_id=pad,
         add_bos=add_bos, add_eos=add_eos, add_space_prefix=add_space_prefix,
         eog_ids=frozenset(eog),

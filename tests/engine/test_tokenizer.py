@@ -3,72 +3,16 @@ WordPiece tokenizer against HF tokenizers, and the checks a broken file must fai
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
-import unicodedata
 from pathlib import Path
 
-import gguf
 import pytest
 
 from livemind import ModelLoadError
 from livemind.engine import GGUFFile, StreamDecoder, Tokenizer, WordPieceTokenizer
 
-LLAMA_HINT = ("llama-cpp-python is the reference these tests compare with; install it with "
-              "`bash scripts/install-llamacpp` (built for this CPU's usable features)")
-
-CORPUS = [
-    "",
-    " ",
-    "a",
-    "\n",
-    "Hello world",
-    "Hello, world! How are you today?",
-    "The quick brown fox jumps over the lazy dog.",
-    " leading space", "trailing space ", "  two leading and two trailing  ",
-    "multiple     spaces   inside",
-    "line one\nline two\n\nline four\n\n\n\nafter four newlines",
-    "\n\n\nstarts with newlines", "ends with newlines\n\n\n",
-    "windows\r\nline\r\nendings",
-    "def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n",
-    "\tif (x) {\n\t\treturn y;\n\t}\n",
-    "mixed \t tabs\t\t and  \t spaces",
-    "for i in range(10):\n\tprint(f'{i:>4}')  # comment",
-    "<div class=\"x\">&amp; &lt;tag&gt;</div>",
-    "<table><tr><td>cell</td></tr></table>\n<h1>Title</h1><b>bold</b>",
-    "a </s> b <s> c <start_of_image>",
-    "x = {'a': [1, 2, 3], \"b\": None}",
-    "0", "7", "42", "123", "2024", "31415", "1234567890", "3.14159265358979",
-    "In 1999, 12 of 345 people paid $6,789.01 (about 23%).",
-    "phone: +1-555-0100, ISBN 978-3-16-148410-0",
-    "it's I'm you're we've they'll she'd don't can't",
-    "IT'S I'M YOU'RE 'quoted' 's 't 're",
-    "😀", "👍🏽", "\U00013000 \U0001fae8 ꙮ rare characters", "👨‍👩‍👧‍👦 family", "🏳️‍🌈 and 🇫🇷 flags", "emoji in text 🎉🎉 yes 🤖!",
-    "你好，世界！这是一个测试。", "日本語のテキストとカタカナ", "한국어 텍스트입니다",
-    "مرحبا بالعالم، كيف حالك؟", "Привет, мир! Как дела?", "Ελληνικά γράμματα",
-    "हिन्दी पाठ", "ภาษาไทย",
-    "café naïve résumé Zürich Ångström",  # NFC
-    unicodedata.normalize("NFD", "café naïve résumé Zürich Ångström"),
-    "ﬁ ﬂ ß ẞ Ǆ ǅ ǆ",
-    "math: ∀x ∈ ℝ, x² ≥ 0 → √x ∞ ≠ ≤",
-    "nbsp\u00a0here and\u2003em space and\u3000ideographic",
-    "zero\u200bwidth\u200cjoin\u200dner",
-    "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
-    "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n",
-    "text<|im_end|>more<|endoftext|>",
-    "almost special: <|im_start| and <start_of_turn and <end_of_turn>>",
-    "<bos><eos><pad><unk><mask>",
-    "~!@#$%^&*()_+-=[]{}|;':\",./<>?`",
-    "a" * 100,
-    "word " * 50,
-    "MiXeD CaSe WoRdS and ALLCAPS",
-    "ABCdefGHI jklMNO",
-    "\u00e9\u0301\u0301 stacked combining marks",
-    "snake_case_name and camelCaseName and kebab-case-name",
-    "https://example.com/path?query=1&other=two#frag",
-    "\x00\x01\x07 control bytes \x7f",
-    "\u0085 next line and \u2028 line separator",
-]
+from tokref import CORPUS, PIECES, Reference
+from vocabs import write_vocab
 
 
 def test_corpus_is_varied():
@@ -76,14 +20,6 @@ def test_corpus_is_varied():
 
 
 # -- llama.cpp, the reference --------------------------------------------------------------------
-
-def _llama_cpp():
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        pytest.fail(f"{exc}. {LLAMA_HINT}")
-    return llama_cpp
-
 
 @pytest.fixture(scope="module")
 def ours(request):
@@ -97,26 +33,6 @@ def ours(request):
         return built[name]
 
     return get
-
-
-class Reference:
-    """One model's vocabulary loaded in llama.cpp, beside ours."""
-
-    def __init__(self, path: Path, ours: Tokenizer):
-        llama_cpp = _llama_cpp()
-        self.lib = llama_cpp
-        self.llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
-        self.vocab = self.llm._model.vocab
-        self.ours = ours
-
-    def tokenize(self, text: str, add_special: bool, parse_special: bool) -> list[int]:
-        return self.llm.tokenize(text.encode(), add_bos=add_special, special=parse_special)
-
-    def piece(self, tid: int) -> bytes:
-        buf = ctypes.create_string_buffer(512)
-        n = self.lib.llama_token_to_piece(self.vocab, tid, buf, len(buf), 0, True)
-        assert n >= 0
-        return buf.raw[:n]
 
 
 @pytest.fixture(scope="module", params=["smollm2", "gemma3"])
@@ -142,14 +58,8 @@ def test_ids_match_llama_cpp_on_a_long_prompt(ref):
     assert ref.ours.encode(text) == ref.tokenize(text, True, False)
 
 
-_PIECES = ["a", "Z", "the", " ", "  ", "\n", "\n\n", "\t", "\r\n", "0", "42", "'s", "'re", "'", ".", ",!?",
-           "é", "e\u0301", "ß", "日本", "中", "한", "ж", "ا", "😀", "👍🏽", "‍", "\u00a0", "\u3000", "²",
-           "<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>", "<b>", "</s>", "<", ">", "|",
-           "\U00013000", "\x00", "_", "▁", "Ġ", "<0x0A>"]
-
-
 def test_ids_match_llama_cpp_on_random_text(ref, rng):
-    texts = ["".join(rng.choice(_PIECES, size=rng.integers(1, 40))) for _ in range(300)]
+    texts = ["".join(rng.choice(PIECES, size=rng.integers(1, 40))) for _ in range(300)]
     wrong = [t for t in texts for add, parse in ((False, False), (True, True))
              if ref.ours.encode(t, add_special=add, parse_special=parse) != ref.tokenize(t, add, parse)]
     assert not wrong, f"{len(wrong)} differ, e.g. {wrong[:5]}"
@@ -265,25 +175,9 @@ def test_smollm2_knows_chatml(ours):
 
 def _write_gguf(path: Path, model: str = "gpt2", tokens=("a", "b", "ab", "<s>"), types=(1, 1, 1, 3),
                 merges=("a b",), extra: dict | None = None) -> Path:
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_tokenizer_model(model)
     if model == "gpt2":
-        w.add_tokenizer_pre("smollm")
-        w.add_token_merges(list(merges))
-    w.add_token_list(list(tokens))
-    w.add_token_types(list(types))
-    if model == "llama":
-        w.add_token_scores([0.0] * len(tokens))
-    for key, value in (extra or {}).items():
-        if isinstance(value, bool):
-            w.add_bool(key, value)
-        else:
-            w.add_uint32(key, value)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+        return write_vocab(path, model, tokens, types, pre="smollm", merges=merges, keys=extra)
+    return write_vocab(path, model, tokens, types, scores=[0.0] * len(tokens), keys=extra)
 
 
 def test_a_tiny_well_formed_file_loads(tmp_path):
@@ -310,8 +204,8 @@ def test_inconsistent_files_raise_model_load_error(tmp_path, case, match):
 def test_an_unsupported_pre_tokenizer_is_named(tmp_path):
     path = _write_gguf(tmp_path / "pre.gguf")
     with GGUFFile(path) as f:
-        f.metadata["tokenizer.ggml.pre"] = "qwen2"
-        with pytest.raises(ModelLoadError, match="qwen2"):
+        f.metadata["tokenizer.ggml.pre"] = "kimi-k2"
+        with pytest.raises(ModelLoadError, match="kimi-k2"):
             Tokenizer.from_gguf(f)
 
 
