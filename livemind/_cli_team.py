@@ -197,14 +197,16 @@ def _describe_file(path, context: int, kv_dtype: str) -> str:
     from livemind.engine.gguf import GGUFFile
 
     try:
+        backend = NativeBackend(path, context=context, kv_dtype=kv_dtype)
         with GGUFFile(path) as f:
             by_type: dict[str, int] = {}
             for t in f.tensors.values():
                 by_type[t.type.name] = by_type.get(t.type.name, 0) + t.nbytes
             arch = f.architecture
+            backend._header(f)          # the budget below, from this one read of the header
         types = ", ".join(sorted(by_type, key=by_type.get, reverse=True)[:3])
         size = sum(by_type.values()) / 2**20
-        budget = NativeBackend(path, context=context, kv_dtype=kv_dtype).memory_estimate().total / 2**20
+        budget = backend.memory_estimate().total / 2**20
         return f"{arch}, {types}, {size:.0f} MiB, budget {budget:.0f} MiB — {path}"
     except LiveMindError as exc:
         return f"cannot be read: {exc} — {path}"

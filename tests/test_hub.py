@@ -157,6 +157,13 @@ def test_pull_downloads_verifies_and_the_hub_id_becomes_a_model(smollm2_path, hu
         listed = _run(hub_env(None, HF_HUB_OFFLINE="1"), "models")
         assert listed.returncode == 0, listed.stderr
         assert "someone/smollm2-gguf:SmolLM2-135M-Instruct.Q4_1.gguf" in listed.stdout and "llama, Q4_1" in listed.stdout
+        # pulling again offline returns the cached file (and the repo-only id finds the same one);
+        # a file not in the cache is refused, naming the offline setting
+        for again in (spec, "someone/smollm2-gguf"):
+            repull = _run(hub_env(None, HF_HUB_OFFLINE="1"), "pull", again)
+            assert repull.returncode == 0 and Path(repull.stdout.strip().splitlines()[-1]) == path, repull.stderr
+        missing = _run(hub_env(None, HF_HUB_OFFLINE="1"), "pull", "someone/other:x.gguf")
+        assert missing.returncode == 1 and "HF_HUB_OFFLINE is set and the file is not in the cache" in missing.stderr
     finally:
         if hub is not None:
             hub.close()

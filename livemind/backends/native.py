@@ -35,14 +35,17 @@ class NativeBackend:
     def __repr__(self) -> str:
         return f"NativeBackend({self.path.name!r}, context={self.context}, kv={self.kv_dtype})"
 
-    def _header(self):
-        """(config, memory plan), read once from the file's header."""
+    def _header(self, f: GGUFFile | None = None):
+        """(config, memory plan), read once from the file's header (or from ``f``, this file
+        already open)."""
         if self._shape is None:
-            with GGUFFile(self.path) as f:
-                cfg = ModelConfig.from_gguf(f)
-                n_ctx = min(self.context, cfg.n_ctx_train)
-                self._shape = (cfg, plan(f, cfg, n_ctx=n_ctx, kv_dtype=self.kv_dtype, n_seq=self.max_sequences,
-                                         prefill_chunk=PREFILL_CHUNK, repack=True))
+            if f is None:
+                with GGUFFile(self.path) as f:
+                    return self._header(f)
+            cfg = ModelConfig.from_gguf(f)
+            n_ctx = min(self.context, cfg.n_ctx_train)
+            self._shape = (cfg, plan(f, cfg, n_ctx=n_ctx, kv_dtype=self.kv_dtype, n_seq=self.max_sequences,
+                                     prefill_chunk=PREFILL_CHUNK, repack=True))
         return self._shape
 
     @property

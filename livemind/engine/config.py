@@ -107,10 +107,12 @@ class ModelConfig:
             attn_scale *= get("rope.scaling.attn_factor", 1.0, lo=0.0, hi=1e3, kind=float, open_lo=True) ** 2
         long_rope = desc.long_rope and "rope_factors_long.weight" in f.tensors
 
+        n_ctx_train = get("context_length", hi=MAX_CONTEXT)
+
         def softcap(key: str, default: float) -> float:
             return get(key, default, lo=0.0, hi=1e6, kind=float) if key in desc.applies else 0.0
         cfg = cls(
-            arch=name, n_vocab=_vocab_size(f, n_embd), n_ctx_train=get("context_length", hi=MAX_CONTEXT),
+            arch=name, n_vocab=_vocab_size(f, n_embd), n_ctx_train=n_ctx_train,
             n_embd=n_embd, n_layer=n_layer, n_head=n_head,
             n_head_kv=get("attention.head_count_kv", n_head, hi=n_head),
             head_dim=head_dim, head_dim_v=get("attention.value_length", head_dim), n_ff=get("feed_forward_length"),
@@ -125,8 +127,7 @@ class ModelConfig:
             biases=desc.biases, rope_freq_scale=_rope_freq_scale(f, name),
             rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, norm=desc.norm,
             parallel_residual=desc.parallel_residual, long_rope=long_rope,
-            rope_ctx_orig=get("rope.scaling.original_context_length", get("context_length", hi=MAX_CONTEXT),
-                              hi=MAX_CONTEXT) if long_rope else 0,
+            rope_ctx_orig=get("rope.scaling.original_context_length", n_ctx_train, hi=MAX_CONTEXT) if long_rope else 0,
             global_rope=sw.global_rope if sw else True,
             attn_softcap=softcap("attn_logit_softcapping", desc.attn_softcap),
             final_softcap=softcap("final_logit_softcapping", desc.final_softcap),

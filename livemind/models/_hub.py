@@ -82,8 +82,9 @@ def cache_root() -> Path:
 
 def pull(spec: str, *, revision: str | None = None, progress: bool = True) -> Path:
     """Downloads the GGUF file of hub id ``spec`` into the cache (continuing a partial download)
-    and returns its path, verified against the hub's sha256. An already complete file is
-    returned without a download."""
+    and returns its path, verified against the hub's sha256. A file already in the cache is
+    returned without touching the network (so also under ``HF_HUB_OFFLINE``); delete it to fetch
+    a newer revision."""
     parsed = parse_hub_id(spec)
     if parsed is None:
         raise ModelLoadError(spec, "not a hub id: expected owner/repo or owner/repo:file.gguf")
@@ -93,16 +94,22 @@ def pull(spec: str, *, revision: str | None = None, progress: bool = True) -> Pa
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
-    if constants.HF_HUB_OFFLINE:
-        raise ModelLoadError(spec, "HF_HUB_OFFLINE is set: nothing can be downloaded")
+    # A file in place is complete and verified (downloads finish under ``.part``): no network,
+    # offline or not.
+    try:
+        return cached(spec)
+    except ModelLoadError:
+        if constants.HF_HUB_OFFLINE:
+            raise ModelLoadError(spec, "HF_HUB_OFFLINE is set and the file is not in the cache "
+                                       f"({cache_root()}): nothing can be downloaded") from None
     filename = filename or _only_gguf(repo, revision)
     dest = cache_root() / repo / filename
     part = dest.with_name(dest.name + ".part")
     where = f"{repo}:{filename}"
     try:
-        meta = hub.get_hf_file_metadata(hub.hf_hub_url(repo, filename, revision=revision))
-        if dest.is_file() and meta.size == dest.stat().st_size:
+        if dest.is_file():          # the repository's one GGUF, named only now
             return dest
+        meta = hub.get_hf_file_metadata(hub.hf_hub_url(repo, filename, revision=revision))
         dest.parent.mkdir(parents=True, exist_ok=True)
         if not progress:
             hub.utils.disable_progress_bars()
