@@ -156,6 +156,9 @@ int lmk_qx16_supported(lmk_qfmt fmt);  /* 1 for Q4_0, Q4_1, Q5_0, Q8_0 */
 int lmk_qx16_native(lmk_qfmt fmt);     /* 1 when repacking pays on the active ISA */
 lmk_status lmk_qrepack_x16(lmk_qfmt fmt, const void *w, void *x, int64_t N, int64_t K);
 lmk_status lmk_qunpack_x16(lmk_qfmt fmt, const void *x, void *w, int64_t N, int64_t K);
+/* Row `row` of an x16 matrix (N, K) back in the file's layout (K / 32 blocks): how a tied
+ * embedding is looked up in the one copy that also serves as the output projection. */
+lmk_status lmk_qrow_x16(lmk_qfmt fmt, const void *x, int64_t N, int64_t K, int64_t row, void *w_row);
 /* lmk_qmatmul with the weights in x16 layout. */
 lmk_status lmk_qmatmul_x16(lmk_qfmt fmt, const float *a, const void *x, float *c,
                            int64_t M, int64_t N, int64_t K);

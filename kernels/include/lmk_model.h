@@ -19,7 +19,8 @@ extern "C" {
 
 /* A weight: `rows` rows of `cols` elements, each row a whole number of blocks of `type`.
  * Projections are (out, in); norms are (1, n). data == NULL: absent. layout: LMK_LAYOUT_ROWS as
- * stored in the file, or LMK_LAYOUT_X16 (lmk_qrepack_x16; projections only, rows % 16 == 0). */
+ * stored in the file, or LMK_LAYOUT_X16 (lmk_qrepack_x16; projections, and a tied embedding that
+ * shares its output projection's copy; rows % 16 == 0). */
 #define LMK_LAYOUT_ROWS 0
 #define LMK_LAYOUT_X16 1
 typedef struct {
@@ -63,7 +64,7 @@ typedef struct {
     int32_t act;                     /* lmk_act: SwiGLU or GeGLU feed-forward */
     int32_t norm_kind;               /* lmk_norm_kind of the block and output norms (q/k norms: RMS) */
     int32_t parallel_residual;       /* 1: x += attn(h) + ffn(h), h = attn_norm(x); no ffn_norm (Cohere) */
-    lmk_tensor token_embd;           /* (n_vocab, n_embd), rows layout (rows are looked up) */
+    lmk_tensor token_embd;           /* (n_vocab, n_embd), rows are looked up (x16: lmk_qrow_x16) */
     lmk_tensor output_norm;          /* (1, n_embd) */
     lmk_tensor output;               /* (n_vocab, n_embd); may be token_embd (tied) */
     lmk_tensor rope_freqs;           /* (1, head_dim/2) F32, optional: per-pair RoPE factors (Llama-3.1) */

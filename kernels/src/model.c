@@ -38,7 +38,7 @@ lmk_status lmk_model_check(const lmk_model *m) {
     if (m->norm_kind != LMK_NORM_RMS && m->norm_kind != LMK_NORM_LAYER) return LMK_ERR_ARG;
     if (m->parallel_residual != 0 && m->parallel_residual != 1) return LMK_ERR_ARG;
     const int64_t E = m->n_embd, Q = (int64_t)m->n_head * m->head_dim, KV = (int64_t)m->n_head_kv * m->head_dim;
-    if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) || m->token_embd.layout != LMK_LAYOUT_ROWS ||
+    if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) ||
         !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
         !tensor_ok(&m->output, m->n_vocab, E, 0, 0) || !tensor_ok(&m->rope_freqs, 1, m->head_dim / 2, 1, 1))
         return LMK_ERR_ARG;
@@ -115,7 +115,17 @@ static lmk_status linear(const lmk_tensor *w, const float *x, float *y, int64_t 
 
 static lmk_status embed(const lmk_tensor *e, int32_t token, float scale, float *out) {
     const int64_t n = e->cols;
-    if (e->type == LMK_TYPE_F32) {
+    if (e->layout == LMK_LAYOUT_X16) {  /* the output projection's copy (a tied embedding) */
+        int64_t row_bytes;
+        lmk_status s = lmk_qrow_bytes((lmk_qfmt)e->type, n, &row_bytes);
+        if (s != LMK_OK) return s;
+        uint8_t *row = lmk_alloc((size_t)row_bytes);
+        if (!row) return LMK_ERR_NOMEM;
+        s = lmk_qrow_x16((lmk_qfmt)e->type, e->data, e->rows, n, token, row);
+        if (s == LMK_OK) s = lmk_dequantize((lmk_qfmt)e->type, row, out, n);
+        lmk_free(row);
+        if (s != LMK_OK) return s;
+    } else if (e->type == LMK_TYPE_F32) {
         memcpy(out, (const float *)e->data + (int64_t)token * n, (size_t)n * sizeof(float));
     } else if (lmk_half_valid(e->type)) {
         lmk_status s = lmk_half_to_f32_n((lmk_half)e->type, (const uint16_t *)e->data + (int64_t)token * n, out, n);

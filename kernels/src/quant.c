@@ -1,6 +1,6 @@
 /* GGUF block quantization: Q8_0, Q4_0, Q4_1, Q5_0 (blocks of 32) and Q4_K, Q6_K (super-blocks
  * of 256), bit-compatible with ggml; the driver of every format's qmatmul. Q5_1, IQ4_NL, Q2_K,
- * Q3_K, Q5_K and IQ4_XS have their blocks and kernels in quant_unpack.h / quant_unpacked.c.
+ * Q3_K, Q5_K and IQ4_XS have their blocks and generic kernels in quant_unpack.h / quant_unpacked.c.
  *
  *   lmk_quantize        float → blocks (scalar; the K-quants search their sub-block scales)
  *   lmk_dequantize_ref  blocks → float, written to match gguf-py's numpy reference bit for bit

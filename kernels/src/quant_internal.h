@@ -124,16 +124,15 @@ static inline lmk_qtile_fn lmk_qtile_pick(lmk_qfmt fmt, lmk_qtile_fn q8_0, lmk_q
 /* The scalar ISA's kernels (quant.c), the reference every SIMD tile is tested against. */
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt);
 
-/* Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K, IQ4_XS run on an unpacked form of their blocks (quant_unpack.h,
- * quant_unpacked.c): 1 for those formats. */
+/* Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K, IQ4_XS: their generic kernels (and NEON's) run on an unpacked
+ * form of their blocks (quant_unpack.h, quant_unpacked.c); x86 has tiles of its own for them.
+ * 1 for those formats. */
 int lmk_qfmt_unpacked(lmk_qfmt fmt);
 /* Their dequantize, exact and the same on every ISA (gguf-py's numpy order, bit for bit). */
 void lmk_dequantize_unpacked(lmk_qfmt fmt, const void *q, float *y, int64_t nb);
-/* Their kernel tables, per ISA: integer dots in SIMD on the unpacked values, the same float steps
- * everywhere, so each ISA's results equal the generic ones bit for bit. */
+/* Their kernel tables on the unpacked values: generic, and NEON's integer dots in SIMD with the
+ * same float steps (so its results equal the generic ones bit for bit). */
 lmk_qkernels lmk_qkernels_unpacked_generic(lmk_qfmt fmt);
-lmk_qkernels lmk_qkernels_unpacked_avx2(lmk_qfmt fmt);
-lmk_qkernels lmk_qkernels_unpacked_avx512(lmk_qfmt fmt);
 lmk_qkernels lmk_qkernels_unpacked_neon(lmk_qfmt fmt);
 
 /* Each ISA's entry points (arguments already checked by quant.c). */
@@ -185,6 +184,21 @@ static inline void lmk_q4k_scales(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]
         sc[j + 4] = (uint8_t)((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
         mn[j + 4] = (uint8_t)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
     }
+}
+
+/* Q3_K's 12 bytes → 16 signed scales (six bits, offset by 32): the low four bits of group g are
+ * the low nibble of byte g (g < 8) or the high nibble of byte g - 8; the top two are bits
+ * 2(g / 4) of byte 8 + g % 4. Eight groups at a time in 64-bit words. */
+static inline void lmk_q3k_scales(const uint8_t *q, int8_t sc[16]) {
+    uint64_t s01, a, b;
+    uint32_t s2;
+    memcpy(&s01, q, 8), memcpy(&s2, q + 8, 4);
+    const uint64_t m2 = 0x0303030303030303ull, m4 = 0x0F0F0F0F0F0F0F0Full, h = s2;
+    a = (s01 & m4) | ((h & m2) | ((h >> 2) & m2) << 32) << 4;
+    b = ((s01 >> 4) & m4) | (((h >> 4) & m2) | ((h >> 6) & m2) << 32) << 4;
+    uint8_t u[16];
+    memcpy(u, &a, 8), memcpy(u + 8, &b, 8);
+    for (int g = 0; g < 16; g++) sc[g] = (int8_t)(u[g] - 32);
 }
 
 /* gguf-py (numpy) rounds d*q before adding the offset; gnu99 builds default to

@@ -1,15 +1,17 @@
 /* Q5_1, IQ4_NL (blocks of 32) and Q2_K, Q3_K, Q5_K, IQ4_XS (super-blocks of 256): each block is
  * unpacked to signed 8-bit values and small integer scales, and one integer dot per ISA serves all
- * six formats. Included by quant_unpacked.c (the generic kernels, dequantize) and by each ISA's
- * quant_unpacked_<isa>.c, which defines the two integer dots first:
+ * six formats. Included by quant_unpacked.c (the generic kernels, dequantize) and by
+ * arch/arm/quant_unpacked_neon.c (x86 has tiles of its own for these formats), which define the
+ * two integer dots first:
  *
  *   static inline int32_t qu_dot32(const int8_t *q, const int8_t *a);              // Σ q·a over 32
  *   static inline int32_t qu_dotk(const int8_t *q, const int16_t *sc, const int8_t *a);
  *                                                  // Σ_g sc[g] · Σ q·a over group g of 16, 256 in all
  *
- * The unpackers are plain C over fixed sizes, compiled with each ISA's flags (the compiler
- * vectorizes them); everything after the integer dots is the same float code on every ISA, so
- * every ISA's result equals the generic one bit for bit. Layouts are ggml's (ggml-common.h). */
+ * The unpackers are plain C over fixed sizes; everything after the integer dots is the same float
+ * code, so NEON's result equals the generic one bit for bit. They are also the readable statement
+ * of each layout (ggml-common.h) that the x86 tiles (arch/x86/quant_avx2.c, quant_avx512.h)
+ * unpack in registers. */
 #ifndef LMK_QUANT_UNPACK_H
 #define LMK_QUANT_UNPACK_H
 
@@ -64,7 +66,7 @@ QU_INLINE void unpack_q2_k(const blk_q2_k *x, unp_k *u) {
 }
 
 /* Q3_K: as Q2_K's two bits, minus 4 where bit 4n + j of hmask[l] is clear; 16 six-bit scales
- * (low four bits in scales[0..8) as nibbles, high two in scales[8..12)), offset by 32. */
+ * offset by 32 (lmk_q3k_scales). */
 QU_INLINE void unpack_q3_k(const blk_q3_k *x, unp_k *u) {
     for (int n = 0; n < 2; n++)
         for (int j = 0; j < 4; j++)
@@ -72,11 +74,9 @@ QU_INLINE void unpack_q3_k(const blk_q3_k *x, unp_k *u) {
                 const int lo = (x->qs[32 * n + l] >> (2 * j)) & 3, hi = (x->hmask[l] >> (4 * n + j)) & 1;
                 u->q[128 * n + 32 * j + l] = (int8_t)(lo - 4 + 4 * hi);
             }
-    for (int g = 0; g < 16; g++) {
-        const int lo = (g < 8 ? x->scales[g] : x->scales[g - 8] >> 4) & 0xF;
-        const int hi = (x->scales[8 + g % 4] >> (2 * (g / 4))) & 3;
-        u->sc[g] = (int16_t)((lo | hi << 4) - 32), u->mn[g] = 0;
-    }
+    int8_t sc[16];
+    lmk_q3k_scales(x->scales, sc);
+    for (int g = 0; g < 16; g++) u->sc[g] = sc[g], u->mn[g] = 0;
     u->d = lmk_f16_to_f32(x->d), u->dmin = 0.0f;
 }
 

@@ -113,6 +113,16 @@ lmk_status lmk_qunpack_x16(lmk_qfmt fmt, const void *x, void *w, int64_t N, int6
     return LMK_OK;
 }
 
+lmk_status lmk_qrow_x16(lmk_qfmt fmt, const void *x, int64_t N, int64_t K, int64_t row, void *w_row) {
+    lmk_status s = x16_args(fmt, x, w_row, N, K);
+    if (s != LMK_OK) return s;
+    if (row < 0 || row >= N) return LMK_ERR_ARG;
+    const int64_t nb = K / QK, bb = lmk_qblock_bytes(fmt), g = row / 16;
+    uint8_t *X = (uint8_t *)(uintptr_t)x, *W = w_row;
+    for (int64_t b = 0; b < nb; b++) x16_block(fmt, X16_BLOCK(X, g, b), FILE_BLOCK(W, 0, b), (int)(row % 16), 1);
+    return LMK_OK;
+}
+
 /* ---------------------------------------------------------------- activations */
 
 static void prep_x16(const void *act, void *out, int64_t nb, int32_t off_per_sum, int want_sd) {

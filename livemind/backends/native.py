@@ -45,7 +45,7 @@ class NativeBackend:
             cfg = ModelConfig.from_gguf(f)
             n_ctx = min(self.context, cfg.n_ctx_train)
             self._shape = (cfg, plan(f, cfg, n_ctx=n_ctx, kv_dtype=self.kv_dtype, n_seq=self.max_sequences,
-                                     prefill_chunk=PREFILL_CHUNK, repack=True))
+                                     prefill_chunk=PREFILL_CHUNK))
         return self._shape
 
     @property

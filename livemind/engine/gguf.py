@@ -269,13 +269,15 @@ class GGUFFile:
         row_bytes = info.shape[-1] // info.type.block_elems * info.type.block_bytes
         return raw.reshape(*info.shape[:-1], row_bytes)
 
-    def release(self, name: str) -> None:
-        """Drops the tensor's pages from this process's memory (they come back from the file if
-        read again): for weights the engine has copied into a layout of its own."""
+    def release(self, name: str, begin: int = 0, end: int | None = None) -> None:
+        """Drops the pages of the tensor's bytes [begin, end) (default: all of them) from this
+        process's memory (they come back from the file if read again): for weights the engine
+        has copied into a layout of its own."""
         info = self.tensors[name]
+        end = info.nbytes if end is None else min(end, info.nbytes)
         page = mmap.PAGESIZE
-        start = (info.offset + page - 1) // page * page        # whole pages inside the tensor only
-        end = (info.offset + info.nbytes) // page * page
+        start = (info.offset + max(begin, 0) + page - 1) // page * page    # whole pages inside the range only
+        end = (info.offset + end) // page * page
         if end > start and hasattr(self._map, "madvise"):
             self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
 

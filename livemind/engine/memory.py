@@ -2,9 +2,8 @@
 :meth:`Model.memory <livemind.engine.model.Model.memory>` reports and the governor budgets
 (through :meth:`NativeBackend.memory_estimate <livemind.backends.NativeBackend.memory_estimate>`).
 
-- weights: every tensor of the file (each page is read during a step), plus the copies the x16
-  repacking keeps beside pages it still reads (a tied embedding: lookups read the file, the
-  output projection the copy);
+- weights: every tensor of the file (each page is read during a step; a repacked tensor's copy
+  replaces its pages, and a tied embedding is looked up in its output projection's copy);
 - kv: every KV slot (the concurrent generations plus the one ``logits()`` uses) at the full
   context — the most the engine can touch; pages are mapped as positions are written and handed
   back when a generation ends, so resident KV follows the work in flight;
@@ -72,14 +71,10 @@ def workspace_bytes(cfg: ModelConfig, tokens: int) -> int:
     return sum(-(-tokens * n // 16) * 16 * 4 for n in sizes)
 
 
-def plan(file: GGUFFile, cfg: ModelConfig, *, n_ctx: int, kv_dtype: str, n_seq: int, prefill_chunk: int,
-         repack: bool) -> MemoryPlan:
+def plan(file: GGUFFile, cfg: ModelConfig, *, n_ctx: int, kv_dtype: str, n_seq: int, prefill_chunk: int) -> MemoryPlan:
     """The memory of ``file`` loaded with these settings (see the module docstring)."""
     tensors = file.tensors
     weights = sum(t.nbytes for t in tensors.values())
-    embd = tensors.get("token_embd.weight")
-    if cfg.tied_output and embd is not None and repacks(embd, repack=repack):
-        weights += embd.nbytes
     kv = 2 * cfg.n_layer * (n_seq + 1) * kv_slot_bytes(cfg, n_ctx, kv_dtype)
     scratch = workspace_bytes(cfg, prefill_chunk) + 4 * cfg.n_vocab * n_seq + 8 * cfg.n_vocab
     strings = len(file.metadata.get("tokenizer.ggml.tokens") or ()) + len(file.metadata.get("tokenizer.ggml.merges") or ())

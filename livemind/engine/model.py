@@ -36,6 +36,7 @@ _LAYER_TENSORS = {  # lmk name -> GGUF name (per layer, after "blk.N.")
 _BASE_LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate",
                        "ffn_up", "ffn_down")
 _F32_ONLY = ("norm", "bias", "rope_freqs")   # vectors the step reads as floats
+REPACK_CHUNK = 8 << 20     # bytes of a weight repacked at a time (the file's pages dropped behind)
 # GGUF types the step reads a projection or embedding in: floats, halves (widened in registers)
 # and the quantized formats of livemind.kernels
 _WEIGHT_TYPES = ("F32", "F16", "BF16", *(q.upper() for q in K.QUANT_FORMATS))
@@ -71,7 +72,7 @@ class Model:
                 K.set_threads(threads)
             self._repacked: list[np.ndarray] = []   # weights in the x16 layout (kept alive here)
             self._plan = plan(self.file, cfg, n_ctx=self.n_ctx, kv_dtype=kv_dtype, n_seq=n_seq,
-                              prefill_chunk=prefill_chunk, repack=repack)
+                              prefill_chunk=prefill_chunk)
             self._native = self._describe(repack)
             code, dtype = KV_DTYPES[kv_dtype]
             # one slot per concurrent generation plus one for logits(); pages are mapped as
@@ -115,16 +116,24 @@ class Model:
                 data = data.reshape(part[1], -1)[part[0]:part[0] + rows]
             if not repacks(info, repack=repack, projection=projection, rows=rows):
                 return (data, info.type.id, rows, info.shape[-1])
-            x16 = np.empty(data.nbytes, np.uint8)
-            _native.qrepack_x16(info.type.id, data, x16, rows, info.shape[-1])
+            # a few MiB of rows at a time, their file pages dropped behind: loading never holds
+            # a tensor twice (the budget would not show it)
+            x16, data = np.empty(data.nbytes, np.uint8), data.reshape(rows, -1)
+            row_bytes, first = data.nbytes // rows, (part[0] if part else 0) * (data.nbytes // rows)
+            step = 16 * max(1, REPACK_CHUNK // (16 * row_bytes))
+            for r0 in range(0, rows, step):
+                r1 = min(rows, r0 + step)
+                _native.qrepack_x16(info.type.id, data[r0:r1], x16[r0 * row_bytes:r1 * row_bytes], r1 - r0, info.shape[-1])
+                f.release(gguf_name, first + r0 * row_bytes, first + r1 * row_bytes)
             self._repacked.append(x16)
-            f.release(gguf_name)                    # a tied embedding's lookups read its rows back in
             return (x16, info.type.id, rows, info.shape[-1], 1)
 
         used: set[str] = set()
-        tensors = {"token_embd": entry("token_embd.weight", "token_embd", projection=False),
-                   "output_norm": entry("output_norm.weight", "output_norm"),
+        tensors = {"output_norm": entry("output_norm.weight", "output_norm"),
                    "output": entry("token_embd.weight" if cfg.tied_output else "output.weight", "output")}
+        # a tied embedding is looked up in the output projection's own copy (one copy in memory)
+        tensors["token_embd"] = (tensors["output"] if cfg.tied_output
+                                 else entry("token_embd.weight", "token_embd", projection=False))
         if cfg.rope_freqs:
             tensors["rope_freqs"] = entry("rope_freqs.weight", "rope_freqs")
         elif cfg.long_rope:   # the pair for this context, as llama.cpp picks; the other is not read at it

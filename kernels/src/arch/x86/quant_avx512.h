@@ -15,8 +15,11 @@
  * first 16 bytes) in `lo`, the high ones in `hi` (Q8_0: two blocks per register instead). Offsets
  * ride on the integer accumulator's first lane of each block (Q4_0: -8·Σa, Q5_0: -16·Σa) or on a
  * float lane (Q4_1: m·d_a·Σa).
- * Every i16 stays below 2 · 63 · 127 = 16002 (Q8_0's |w| · a: 2 · 128 · 127 = 32512), so maddubs
- * never saturates. */
+ * Every i16 stays below 2 · 63 · 127 = 16002 (Q8_0's and the IQ4 levels' |w| · a: 2 · 128 · 127 =
+ * 32512), so maddubs never saturates.
+ *
+ * Every GGUF format has its tile here: the 32-blocks above, Q4_K / Q5_K (one layout), Q6_K,
+ * Q2_K / Q3_K (one layout), and IQ4_XS as groups of IQ4_NL blocks. */
 #ifndef QV_VNNI
 #error "define QV_VNNI before including quant_avx512.h"
 #endif
@@ -110,9 +113,13 @@ QV_INLINE void store_sums(float *c, const __m512 *acc, const int R) {
         for (int r = 0; r < R; r++) c[r] = _mm_cvtss_f32(reduce4(acc[r], z, z, z));
 }
 
-/* ---------------------------------------------------------------- 32-blocks: Q4_0, Q4_1, Q5_0, Q8_0 */
+/* ---------------------------------------------------------------- 32-blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL */
 
-enum { QV_Q8_0, QV_Q4_0, QV_Q4_1, QV_Q5_0 };
+/* IQ4_NL's (and IQ4_XS's) nibbles index ggml's kvalues_iq4nl table; vpshufb looks 16 of them up
+ * per 128-bit lane. With VNNI the levels go in as level + 128 (unsigned; 128 · Σa comes back out
+ * as Q8_0's does), without it as |level| with the activation negated where the level is. */
+enum { QV_Q8_0, QV_Q4_0, QV_Q4_1, QV_Q5_0, QV_Q5_1, QV_IQ4_NL };
+#define QV_IQ4_LEVELS -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113
 #define ACT_BYTES ((int64_t)sizeof(act_q8))
 
 /* Four activation blocks, in the register layout of the weights they meet: what the prep hook
@@ -149,18 +156,50 @@ QV_INLINE act4 act4_load(const int fmt, const uint8_t *a, const int n) {
     A.hi = load_4x16(a + offsetof(act_q8, qs) + 16, ACT_BYTES, n);
     A.d = _mm512_permute_ps(_mm512_castsi512_ps(head), 0x00);
     const __m512i sum = _mm512_maskz_shuffle_epi32(0x1111, head, _MM_PERM_BBBB);  /* Σa in lane 0 only */
-    if (fmt == QV_Q4_1) A.sd = _mm512_maskz_mul_ps(0x1111, A.d, _mm512_cvtepi32_ps(sum));
+    if (fmt == QV_Q4_1 || fmt == QV_Q5_1) A.sd = _mm512_maskz_mul_ps(0x1111, A.d, _mm512_cvtepi32_ps(sum));
     if (fmt == QV_Q4_0) A.off = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 3));
     if (fmt == QV_Q5_0) A.off = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 4));
+#if QV_VNNI
+    if (fmt == QV_IQ4_NL) {  /* 128 · Σa per dword (of the bytes it meets), so each dword ends as without VNNI */
+        const __m512i z = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+        A.off = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, one, A.lo), one, A.hi), 7));
+    }
+#endif
     return A;
 }
 
 /* Four weight blocks of one row, unpacked. */
 typedef struct {
-    __m512i lo, hi;   /* as in act4 (Q8_0: w + 128 with VNNI, else |w|) */
-    __mmask64 neg_lo, neg_hi;  /* Q8_0 without VNNI: where w < 0 */
+    __m512i lo, hi;   /* as in act4 (Q8_0, IQ4_NL: w + 128 with VNNI, else |w|) */
+    __mmask64 neg_lo, neg_hi;  /* Q8_0, IQ4_NL without VNNI: where w < 0 */
     __m512 d, d23, m; /* scales per value (d23: Q8_0's blocks 2,3); Q4_1's mins per lane */
 } w4;
+
+/* The fifth bits of n Q5_0 / Q5_1 blocks (qh at byte `at` of blocks `bb` apart): bit j → value j,
+ * bit 16 + j → value 16 + j. */
+QV_INLINE void add_fifth_bits(w4 *W, const uint8_t *w, int64_t bb, int at, const int n) {
+    uint64_t mlo = 0, mhi = 0;
+    for (int k = 0; k < n; k++) {
+        const uint64_t h = ld32(w + bb * k + at);
+        mlo |= (h & 0xFFFF) << (16 * k), mhi |= (h >> 16) << (16 * k);
+    }
+    const __m512i sixteen = _mm512_set1_epi8(0x10);
+    W->lo = _mm512_mask_add_epi8(W->lo, (__mmask64)mlo, W->lo, sixteen);
+    W->hi = _mm512_mask_add_epi8(W->hi, (__mmask64)mhi, W->hi, sixteen);
+}
+
+/* Nibble indices (lo, hi) → IQ4 levels in the form w4_dot takes (see QV_IQ4_LEVELS). */
+QV_INLINE void iq4_levels(w4 *W) {
+    const __m512i levels = _mm512_broadcast_i32x4(_mm_setr_epi8(QV_IQ4_LEVELS));
+#if QV_VNNI
+    const __m512i biased = _mm512_xor_si512(levels, _mm512_set1_epi8((char)0x80));
+    W->lo = _mm512_shuffle_epi8(biased, W->lo), W->hi = _mm512_shuffle_epi8(biased, W->hi);
+#else
+    const __m512i lo = _mm512_shuffle_epi8(levels, W->lo), hi = _mm512_shuffle_epi8(levels, W->hi);
+    W->neg_lo = _mm512_movepi8_mask(lo), W->neg_hi = _mm512_movepi8_mask(hi);
+    W->lo = _mm512_abs_epi8(lo), W->hi = _mm512_abs_epi8(hi);
+#endif
+}
 
 QV_INLINE w4 w4_load(const int fmt, const uint8_t *w, const int n) {
     const __m512i lo4 = _mm512_set1_epi8(0x0F);
@@ -190,25 +229,21 @@ QV_INLINE w4 w4_load(const int fmt, const uint8_t *w, const int n) {
         const __m512 f = _mm512_castps256_ps512(_mm256_cvtph_ps(dm));  /* d0 m0 d1 m1 d2 m2 d3 m3 */
         W.d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6), f);
         W.m = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7), f);
-    } else if (fmt == QV_Q4_0) {
+    } else if (fmt == QV_Q4_0 || fmt == QV_IQ4_NL) {
         q = load_4x16(w + 2, 18, n);
         W.d = per_lane(f16_x4(w, 18, n));
+    } else if (fmt == QV_Q5_1) {
+        q = load_4x16(w + 8, 24, n);
+        W.d = per_lane(f16_x4(w, 24, n)), W.m = per_lane(f16_x4(w + 2, 24, n));
     } else {  /* Q5_0 */
         q = load_4x16(w + 6, 22, n);
         W.d = per_lane(f16_x4(w, 22, n));
     }
     W.lo = _mm512_and_si512(q, lo4);
     W.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
-    if (fmt == QV_Q5_0) {  /* fifth bits: qh bit j → value j, bit 16 + j → value 16 + j */
-        uint64_t mlo = 0, mhi = 0;
-        for (int k = 0; k < n; k++) {
-            const uint64_t h = ld32(w + 22 * k + 2);
-            mlo |= (h & 0xFFFF) << (16 * k), mhi |= (h >> 16) << (16 * k);
-        }
-        const __m512i sixteen = _mm512_set1_epi8(0x10);
-        W.lo = _mm512_mask_add_epi8(W.lo, (__mmask64)mlo, W.lo, sixteen);
-        W.hi = _mm512_mask_add_epi8(W.hi, (__mmask64)mhi, W.hi, sixteen);
-    }
+    if (fmt == QV_Q5_0) add_fifth_bits(&W, w, 22, 2, n);
+    if (fmt == QV_Q5_1) add_fifth_bits(&W, w, 24, 4, n);
+    if (fmt == QV_IQ4_NL) iq4_levels(&W);
     return W;
 }
 
@@ -225,15 +260,20 @@ QV_INLINE __m512 w4_dot(const int fmt, const w4 *W, const act4 *A, __m512 acc) {
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p01), _mm512_mul_ps(W->d, A->d), acc);
         return _mm512_fmadd_ps(_mm512_cvtepi32_ps(p23), _mm512_mul_ps(W->d23, A->d23), acc);
     }
-    const __m512i start = fmt == QV_Q4_1 ? _mm512_setzero_si512() : A->off;
-    const __m512i p = dot_u8s8(dot_u8s8(start, W->lo, A->lo), W->hi, A->hi);
+    const int affine = fmt == QV_Q4_1 || fmt == QV_Q5_1;
+    __m512i alo = A->lo, ahi = A->hi;
+    if (fmt == QV_IQ4_NL && !QV_VNNI) {
+        const __m512i z = _mm512_setzero_si512();
+        alo = _mm512_mask_sub_epi8(alo, W->neg_lo, z, alo), ahi = _mm512_mask_sub_epi8(ahi, W->neg_hi, z, ahi);
+    }
+    const __m512i p = dot_u8s8(dot_u8s8(affine ? _mm512_setzero_si512() : A->off, W->lo, alo), W->hi, ahi);
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(W->d, A->d), acc);
-    if (fmt == QV_Q4_1) acc = _mm512_fmadd_ps(W->m, A->sd, acc);
+    if (affine) acc = _mm512_fmadd_ps(W->m, A->sd, acc);
     return acc;
 }
 
 QV_INLINE int64_t blk32_bytes(const int fmt) {
-    return fmt == QV_Q8_0 ? 34 : fmt == QV_Q4_0 ? 18 : fmt == QV_Q4_1 ? 20 : 22;
+    return fmt == QV_Q8_0 ? 34 : fmt == QV_Q4_0 || fmt == QV_IQ4_NL ? 18 : fmt == QV_Q4_1 ? 20 : fmt == QV_Q5_1 ? 24 : 22;
 }
 
 /* n <= 4 blocks from R rows and C prepared activation rows (a: their act4 for these blocks). */
@@ -281,8 +321,10 @@ QV_TILE32(tile_q8_0, QV_Q8_0)
 QV_TILE32(tile_q4_0, QV_Q4_0)
 QV_TILE32(tile_q4_1, QV_Q4_1)
 QV_TILE32(tile_q5_0, QV_Q5_0)
+QV_TILE32(tile_q5_1, QV_Q5_1)
+QV_TILE32(tile_iq4_nl, QV_IQ4_NL)
 
-/* ---------------------------------------------------------------- K-quants: Q4_K, Q6_K */
+/* ---------------------------------------------------------------- K-quants: Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS */
 
 /* Q4_K: 64-byte loads of qs hold sub-blocks (2c, 2c + 1, 2c + 2, 2c + 3) as low, high, low, high
  * nibbles of two 32-byte chunks; lo = sub-blocks 2c and 2c + 2, hi = 2c + 1 and 2c + 3. The
@@ -315,11 +357,12 @@ typedef struct {
     float d, dmin;
 } q4k_w;
 
-QV_INLINE q4k_w q4k_load(const blk_q4_k *x) {
+/* Q4_K's layout from its parts (Q5_K has the same scales and nibbles, placed elsewhere). */
+QV_INLINE q4k_w q4k_unpack(const uint8_t *scales, const uint8_t *qs, uint16_t d, uint16_t dmin) {
     const __m512i lo4 = _mm512_set1_epi8(0x0F);
     q4k_w W;
     /* 12 bytes → sc in bytes 0..7, mn in 8..15 (lmk_q4k_scales, four at a time) */
-    const uint32_t s0 = ld32(x->scales), s1 = ld32(x->scales + 4), s2 = ld32(x->scales + 8);
+    const uint32_t s0 = ld32(scales), s1 = ld32(scales + 4), s2 = ld32(scales + 8);
     const uint32_t sc_lo = s0 & 0x3F3F3F3Fu, mn_lo = s1 & 0x3F3F3F3Fu;
     const uint32_t sc_hi = (s2 & 0x0F0F0F0Fu) | ((s0 >> 6) & 0x03030303u) << 4;
     const uint32_t mn_hi = ((s2 >> 4) & 0x0F0F0F0Fu) | ((s1 >> 6) & 0x03030303u) << 4;
@@ -330,10 +373,30 @@ QV_INLINE q4k_w q4k_load(const blk_q4_k *x) {
         const int j = 4 * (k / 2) + k % 2;
         W.sc[k] = _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)j), _mm256_set1_epi16((short)(j + 2)), 1), sm2);
     }
-    const __m512i v0 = _mm512_loadu_si512(x->qs), v1 = _mm512_loadu_si512(x->qs + 64);
+    const __m512i v0 = _mm512_loadu_si512(qs), v1 = _mm512_loadu_si512(qs + 64);
     W.u[0] = _mm512_and_si512(v0, lo4), W.u[1] = _mm512_and_si512(_mm512_srli_epi16(v0, 4), lo4);
     W.u[2] = _mm512_and_si512(v1, lo4), W.u[3] = _mm512_and_si512(_mm512_srli_epi16(v1, 4), lo4);
-    W.d = _cvtsh_ss(x->d), W.dmin = _cvtsh_ss(x->dmin);
+    W.d = _cvtsh_ss(d), W.dmin = _cvtsh_ss(dmin);
+    return W;
+}
+
+QV_INLINE q4k_w q4k_load(const blk_q4_k *x) { return q4k_unpack(x->scales, x->qs, x->d, x->dmin); }
+
+/* Byte selectors: bit `lo` of every byte in the low 256-bit half, bit `hi` in the high one. */
+QV_INLINE __m512i bit_per_half(int lo, int hi) {
+    return _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << lo)), _mm256_set1_epi8((char)(1 << hi)), 1);
+}
+
+/* Q5_K: Q4_K plus a fifth bit, bit s of qh[l] for value l of sub-block s; u[k] holds sub-blocks
+ * j | j + 2 (j = 0, 1, 4, 5), so its bits are j in the low half and j + 2 in the high one. */
+QV_INLINE q4k_w q5k_load(const blk_q5_k *x) {
+    q4k_w W = q4k_unpack(x->scales, x->qs, x->d, x->dmin);
+    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x->qh));
+    for (int k = 0; k < 4; k++) {
+        const int j = 4 * (k / 2) + k % 2;
+        W.u[k] = _mm512_mask_add_epi8(W.u[k], _mm512_test_epi8_mask(qh, bit_per_half(j, j + 2)), W.u[k],
+                                      _mm512_set1_epi8(0x10));
+    }
     return W;
 }
 
@@ -391,6 +454,128 @@ QV_INLINE __m512 q6k_dot(const q6k_w *W, const act_q8k *A, __m512 acc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(W->d * A->d), acc);
 }
 
+/* 128-bit lane k of a register: scale g + k of the 16 in sc (i16), eight copies. */
+QV_INLINE __m512i group_scales(__m256i sc, int g) {
+    const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 0x00010001, 0x00010001, 0x00010001, 0x00010001,
+                                           0x00020002, 0x00020002, 0x00020002, 0x00020002,
+                                           0x00030003, 0x00030003, 0x00030003, 0x00030003);
+    return _mm512_permutexvar_epi16(_mm512_add_epi16(quad, _mm512_set1_epi16((short)g)), _mm512_castsi256_si512(sc));
+}
+
+/* Q2_K and Q3_K: value 128n + 32j + l is bits 2j, 2j + 1 of qs[32n + l], so v[k] (values
+ * 64k .. 64k + 64, natural order, the activations load straight from act_q8k) is qs[32n ..] with
+ * n = k / 2 shifted by 4(k % 2) in its low half and 4(k % 2) + 2 in its high one. Q2_K's values
+ * are unsigned with a min per group; Q3_K's third bit (bit 4n + j of hmask[l]) is added as 4 and
+ * its -4 leaves as 4 · Σ_g sc_g · Σa_g, as Q6_K's -32 does. */
+typedef struct {
+    __m512i v[4], s[4];  /* values and their group scales (i16) */
+    __m256i sc, mn;      /* the 16 group scales; Q2_K's 16 mins (Q3_K: zero) */
+    float d, dmin;
+} q23k_w;
+
+QV_INLINE void q23k_values(q23k_w *W, const uint8_t *qs) {
+    const __m512i three = _mm512_set1_epi8(3);
+    for (int k = 0; k < 4; k++) {
+        const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * (k / 2))));
+        const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * (k % 2))), _mm256_set1_epi16((short)(4 * (k % 2) + 2)), 1);
+        W->v[k] = _mm512_and_si512(_mm512_srlv_epi16(q, shift), three);
+        W->s[k] = group_scales(W->sc, 4 * k);
+    }
+}
+
+QV_INLINE q23k_w q2k_load(const blk_q2_k *x) {
+    q23k_w W;
+    const __m128i b = _mm_loadu_si128((const __m128i *)x->scales);
+    W.sc = _mm256_cvtepu8_epi16(_mm_and_si128(b, _mm_set1_epi8(0x0F)));
+    W.mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F)));
+    q23k_values(&W, x->qs);
+    W.d = _cvtsh_ss(x->d), W.dmin = _cvtsh_ss(x->dmin);
+    return W;
+}
+
+QV_INLINE q23k_w q3k_load(const blk_q3_k *x) {
+    q23k_w W;
+    int8_t sc[16];
+    lmk_q3k_scales(x->scales, sc);
+    W.sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+    W.mn = _mm256_setzero_si256();
+    q23k_values(&W, x->qs);
+    const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x->hmask));
+    for (int k = 0; k < 4; k++) {
+        const int j = 4 * (k / 2) + 2 * (k % 2);
+        W.v[k] = _mm512_mask_add_epi8(W.v[k], _mm512_test_epi8_mask(hm, bit_per_half(j, j + 1)), W.v[k],
+                                      _mm512_set1_epi8(4));
+    }
+    W.d = _cvtsh_ss(x->d), W.dmin = 0.0f;
+    return W;
+}
+
+QV_INLINE __m512 q23k_dot(const int q3, const q23k_w *W, const act_q8k *A, __m512 acc) {
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)A->bsums);
+    __m512i isum = q3 ? _mm512_sub_epi32(_mm512_setzero_si512(),
+                                         _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(bs, W->sc), 2)))
+                      : _mm512_setzero_si512();
+    for (int k = 0; k < 4; k++)
+        isum = dot_i16(isum, _mm512_maddubs_epi16(W->v[k], _mm512_loadu_si512(A->qs + 64 * k)), W->s[k]);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(W->d * A->d), acc);
+    if (!q3)
+        acc = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(_mm256_madd_epi16(bs, W->mn))),
+                               _mm512_set1_ps(W->dmin * A->d), acc);
+    return acc;
+}
+QV_INLINE __m512 q2k_dot(const q23k_w *W, const act_q8k *A, __m512 acc) { return q23k_dot(0, W, A, acc); }
+QV_INLINE __m512 q3k_dot(const q23k_w *W, const act_q8k *A, __m512 acc) { return q23k_dot(1, W, A, acc); }
+
+/* IQ4_XS: eight IQ4_NL-like sub-blocks of 32 under one f16 scale and a six-bit scale each: as
+ * two groups of four IQ4_NL blocks (w4 / act4, the 32-block path) with scale d · (ls - 32) per
+ * sub-block. The prep hook lays the activations out as IQ4_NL's: lane k of half h holds
+ * sub-block 4h + k. */
+typedef struct { act4 h[2]; } iq4xs_act;
+typedef struct { w4 h[2]; } iq4xs_w;
+
+static void iq4xs_prep(const void *act, void *out, int64_t nb) {
+    const act_q8k *a = act;
+    iq4xs_act *o = out;
+    for (int64_t b = 0; b < nb; b++)
+        for (int h = 0; h < 2; h++) {
+            act4 *A = &o[b].h[h];
+            A->lo = load_4x16((const uint8_t *)a[b].qs + 128 * h, 32, 4);
+            A->hi = load_4x16((const uint8_t *)a[b].qs + 128 * h + 16, 32, 4);
+            A->d = _mm512_set1_ps(a[b].d);
+            A->d23 = A->sd = _mm512_setzero_ps();
+            A->off = A->off23 = _mm512_setzero_si512();
+#if QV_VNNI
+            const __m512i z = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+            A->off = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, one, A->lo), one, A->hi), 7));
+#endif
+        }
+}
+
+QV_INLINE iq4xs_w iq4xs_load(const blk_iq4_xs *x) {
+    const __m512i lo4 = _mm512_set1_epi8(0x0F);
+    const float d = _cvtsh_ss(x->d);
+    iq4xs_w W;
+    for (int h = 0; h < 2; h++) {
+        float ls[4];
+        for (int k = 0; k < 4; k++) {
+            const int s = 4 * h + k;
+            ls[k] = d * (float)((((x->scales_l[s / 2] >> (4 * (s % 2))) & 0xF) | ((x->scales_h >> (2 * s)) & 3) << 4) - 32);
+        }
+        w4 *H = &W.h[h];
+        const __m512i q = _mm512_loadu_si512(x->qs + 64 * h);
+        H->lo = _mm512_and_si512(q, lo4), H->hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+        H->neg_lo = H->neg_hi = 0;
+        H->d = per_lane(_mm_loadu_ps(ls));
+        H->d23 = H->m = _mm512_setzero_ps();
+        iq4_levels(H);
+    }
+    return W;
+}
+
+QV_INLINE __m512 iq4xs_dot(const iq4xs_w *W, const iq4xs_act *A, __m512 acc) {
+    return w4_dot(QV_IQ4_NL, &W->h[1], &A->h[1], w4_dot(QV_IQ4_NL, &W->h[0], &A->h[0], acc));
+}
+
 /* K-quant tiles: each super-block of a row is unpacked once for the C activation rows. Prefill
  * runs 1 row × 4 activations (an unpacked super-block takes 9 registers), decode 4 rows × 1. */
 #define QV_TILEK(name, wtype, load, dot, atype, bytes)                                                  \
@@ -409,6 +594,10 @@ QV_INLINE __m512 q6k_dot(const q6k_w *W, const act_q8k *A, __m512 acc) {
     LMK_QTILE_DISPATCH(name, name##_kern, 1, 1)
 QV_TILEK(tile_q4_k, q4k_w, q4k_load, q4k_dot, q4k_act, 144)
 QV_TILEK(tile_q6_k, q6k_w, q6k_load, q6k_dot, act_q8k, 210)
+QV_TILEK(tile_q5_k, q4k_w, q5k_load, q4k_dot, q4k_act, 176)
+QV_TILEK(tile_q2_k, q23k_w, q2k_load, q2k_dot, act_q8k, 84)
+QV_TILEK(tile_q3_k, q23k_w, q3k_load, q3k_dot, act_q8k, 110)
+QV_TILEK(tile_iq4_xs, iq4xs_w, iq4xs_load, iq4xs_dot, iq4xs_act, 136)
 
 /* ---------------------------------------------------------------- activation quantization */
 
@@ -459,9 +648,15 @@ static lmk_qkernels qv_kernels(lmk_qfmt fmt) {
     case LMK_Q4_0: k.tile = tile_q4_0, k.prep = tile_q4_0_prep; break;
     case LMK_Q4_1: k.tile = tile_q4_1, k.prep = tile_q4_1_prep; break;
     case LMK_Q5_0: k.tile = tile_q5_0, k.prep = tile_q5_0_prep; break;
+    case LMK_Q5_1: k.tile = tile_q5_1, k.prep = tile_q5_1_prep; break;
+    case LMK_IQ4_NL: k.tile = tile_iq4_nl, k.prep = tile_iq4_nl_prep; break;
     case LMK_Q4_K: k.tile = tile_q4_k, k.act = act_q8k_x, k.prep = q4k_prep, k.prep_bytes = sizeof(q4k_act); break;
     case LMK_Q6_K: k.tile = tile_q6_k, k.act = act_q8k_x, k.prep_bytes = 0; break;
-    default: return lmk_qkernels_unpacked_avx512(fmt);  /* VNNI too: those dots are short */
+    case LMK_Q5_K: k.tile = tile_q5_k, k.act = act_q8k_x, k.prep = q4k_prep, k.prep_bytes = sizeof(q4k_act); break;
+    case LMK_Q2_K: k.tile = tile_q2_k, k.act = act_q8k_x, k.prep_bytes = 0; break;
+    case LMK_Q3_K: k.tile = tile_q3_k, k.act = act_q8k_x, k.prep_bytes = 0; break;
+    case LMK_IQ4_XS: k.tile = tile_iq4_xs, k.act = act_q8k_x, k.prep = iq4xs_prep, k.prep_bytes = sizeof(iq4xs_act); break;
+    default: return lmk_qkernels_generic(fmt);  /* every format has a tile above */
     }
     return k;
 }
