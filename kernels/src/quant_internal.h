@@ -121,19 +121,31 @@ static inline lmk_qtile_fn lmk_qtile_pick(lmk_qfmt fmt, lmk_qtile_fn q8_0, lmk_q
     return NULL;
 }
 
+/* The same for the six formats files bring (no quantizer writes them). */
+static inline lmk_qtile_fn lmk_qtile_pick_file(lmk_qfmt fmt, lmk_qtile_fn q5_1, lmk_qtile_fn iq4_nl, lmk_qtile_fn q2_k,
+                                               lmk_qtile_fn q3_k, lmk_qtile_fn q5_k, lmk_qtile_fn iq4_xs) {
+    switch ((int)fmt) {
+    case LMK_Q5_1: return q5_1;
+    case LMK_IQ4_NL: return iq4_nl;
+    case LMK_Q2_K: return q2_k;
+    case LMK_Q3_K: return q3_k;
+    case LMK_Q5_K: return q5_k;
+    case LMK_IQ4_XS: return iq4_xs;
+    }
+    return NULL;
+}
+
 /* The scalar ISA's kernels (quant.c), the reference every SIMD tile is tested against. */
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt);
 
-/* Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K, IQ4_XS: their generic kernels (and NEON's) run on an unpacked
- * form of their blocks (quant_unpack.h, quant_unpacked.c); x86 has tiles of its own for them.
+/* Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K, IQ4_XS: their generic kernels run on an unpacked form of their
+ * blocks (quant_unpack.h, quant_unpacked.c); every SIMD ISA has tiles of its own for them.
  * 1 for those formats. */
 int lmk_qfmt_unpacked(lmk_qfmt fmt);
 /* Their dequantize, exact and the same on every ISA (gguf-py's numpy order, bit for bit). */
 void lmk_dequantize_unpacked(lmk_qfmt fmt, const void *q, float *y, int64_t nb);
-/* Their kernel tables on the unpacked values: generic, and NEON's integer dots in SIMD with the
- * same float steps (so its results equal the generic ones bit for bit). */
+/* Their generic kernel table, on the unpacked values. */
 lmk_qkernels lmk_qkernels_unpacked_generic(lmk_qfmt fmt);
-lmk_qkernels lmk_qkernels_unpacked_neon(lmk_qfmt fmt);
 
 /* Each ISA's entry points (arguments already checked by quant.c). */
 #define LMK_QUANT_ARCH(sfx)                                                                      \

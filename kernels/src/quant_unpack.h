@@ -1,17 +1,15 @@
 /* Q5_1, IQ4_NL (blocks of 32) and Q2_K, Q3_K, Q5_K, IQ4_XS (super-blocks of 256): each block is
  * unpacked to signed 8-bit values and small integer scales, and one integer dot per ISA serves all
- * six formats. Included by quant_unpacked.c (the generic kernels, dequantize) and by
- * arch/arm/quant_unpacked_neon.c (x86 has tiles of its own for these formats), which define the
- * two integer dots first:
+ * six formats. Included by quant_unpacked.c (the generic kernels, dequantize; the SIMD ISAs have
+ * tiles of their own for these formats), which defines the two integer dots first:
  *
  *   static inline int32_t qu_dot32(const int8_t *q, const int8_t *a);              // Σ q·a over 32
  *   static inline int32_t qu_dotk(const int8_t *q, const int16_t *sc, const int8_t *a);
  *                                                  // Σ_g sc[g] · Σ q·a over group g of 16, 256 in all
  *
- * The unpackers are plain C over fixed sizes; everything after the integer dots is the same float
- * code, so NEON's result equals the generic one bit for bit. They are also the readable statement
- * of each layout (ggml-common.h) that the x86 tiles (arch/x86/quant_avx2.c, quant_avx512.h)
- * unpack in registers. */
+ * The unpackers are plain C over fixed sizes, the readable statement of each layout
+ * (ggml-common.h) that the SIMD tiles (arch/x86/quant_avx2.c, quant_avx512.h,
+ * arch/arm/quant_neon.c) unpack in registers. */
 #ifndef LMK_QUANT_UNPACK_H
 #define LMK_QUANT_UNPACK_H
 

@@ -5,8 +5,11 @@
  * multiplied with the 8-bit activations by vmull_s8 (→ i16, |p| <= 128·127 fits), then vpadal
  * adds adjacent pairs into i32 lanes. Scales apply per 16 or 32 elements with vmla on i32.
  * Tiles run 4 weight rows per activation row (decode) or, for the 32-blocks, 4 rows × 2
- * activations (prefill), sharing the loads and unpacking between them. */
+ * activations (prefill), sharing the loads and unpacking between them. Every GGUF format has one:
+ * Q5_1 and IQ4_NL (levels by vqtbl1q) on the 32-block path, Q5_K on Q4_K's, Q2_K / Q3_K / IQ4_XS
+ * on one low-bit kernel. */
 #include <arm_neon.h>
+#include <stddef.h>
 
 #include "../../quant_internal.h"
 
@@ -142,11 +145,17 @@ void lmk_dequantize_neon(lmk_qfmt fmt, const void *q, float *y, int64_t nb) {
  * shape never changes a result. */
 #define QN_INLINE static inline __attribute__((always_inline))
 
-/* One weight block as signed values (offset removed, except Q4_1's), with its scales. */
+/* One weight block as signed values (offset removed, except Q4_1's and Q5_1's), with its scales. */
 typedef struct {
     int8x16_t lo, hi;  /* values 0..15 and 16..31 */
-    float d, m;        /* m: Q4_1's min */
+    float d, m;        /* m: Q4_1's and Q5_1's min */
 } wblk;
+
+/* 16 nibble indices → IQ4_NL's (and IQ4_XS's) levels, ggml's kvalues_iq4nl */
+static inline int8x16_t iq4_levels(uint8x16_t idx) {
+    static const int8_t levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    return vqtbl1q_s8(vld1q_s8(levels), idx);
+}
 
 QN_INLINE wblk wblk_load(const lmk_qfmt fmt, const uint8_t *p) {
     const uint8x16_t lo4 = vdupq_n_u8(0x0F);
@@ -174,15 +183,28 @@ QN_INLINE wblk wblk_load(const lmk_qfmt fmt, const uint8_t *p) {
         W.hi = vsubq_s8(s8(vorrq_u8(vshrq_n_u8(v, 4), high_bits_16(x->qh, 16))), vdupq_n_s8(16));
         W.d = f16(x->d);
     } break;
+    case LMK_Q5_1: {
+        const blk_q5_1 *x = (const blk_q5_1 *)p;
+        const uint8x16_t v = vld1q_u8(x->qs);
+        W.lo = s8(vorrq_u8(vandq_u8(v, lo4), high_bits_16(x->qh, 0)));
+        W.hi = s8(vorrq_u8(vshrq_n_u8(v, 4), high_bits_16(x->qh, 16)));
+        W.d = f16(x->d), W.m = f16(x->m);
+    } break;
+    case LMK_IQ4_NL: {
+        const blk_iq4_nl *x = (const blk_iq4_nl *)p;
+        const uint8x16_t v = vld1q_u8(x->qs);
+        W.lo = iq4_levels(vandq_u8(v, lo4)), W.hi = iq4_levels(vshrq_n_u8(v, 4)), W.d = f16(x->d);
+    } break;
     }
     return W;
 }
 
 QN_INLINE void tile32(const lmk_qfmt fmt, const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c,
                       int64_t ldc, const int R, const int C, int64_t nb) {
-    const int64_t bb = fmt == LMK_Q8_0 ? 34 : fmt == LMK_Q4_0 ? 18 : fmt == LMK_Q4_1 ? 20 : 22;
+    const int64_t bb = lmk_qblock_bytes(fmt);
+    const int affine = fmt == LMK_Q4_1 || fmt == LMK_Q5_1;
     float32x4_t acc[4][4];  /* [act][row]: a dispatch may name C up to 4 */
-    float off[4][4];  /* Q4_1: Σ m · d_a · Σqs */
+    float off[4][4];  /* Q4_1, Q5_1: Σ m · d_a · Σqs */
     for (int i = 0; i < C; i++)
         for (int r = 0; r < R; r++) acc[i][r] = vdupq_n_f32(0.0f), off[i][r] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
@@ -194,7 +216,7 @@ QN_INLINE void tile32(const lmk_qfmt fmt, const uint8_t *w, int64_t ws, const ui
             for (int r = 0; r < R; r++) {
                 const int32x4_t p = dot16(dot16(vdupq_n_s32(0), W[r].lo, a0), W[r].hi, a1);
                 acc[i][r] = vmlaq_n_f32(acc[i][r], vcvtq_f32_s32(p), W[r].d * A->d);
-                if (fmt == LMK_Q4_1) off[i][r] += W[r].m * A->d * (float)A->sum;
+                if (affine) off[i][r] += W[r].m * A->d * (float)A->sum;
             }
         }
     }
@@ -212,32 +234,48 @@ QN_TILE32(tile_q8_0, LMK_Q8_0)
 QN_TILE32(tile_q4_0, LMK_Q4_0)
 QN_TILE32(tile_q4_1, LMK_Q4_1)
 QN_TILE32(tile_q5_0, LMK_Q5_0)
+QN_TILE32(tile_q5_1, LMK_Q5_1)
+QN_TILE32(tile_iq4_nl, LMK_IQ4_NL)
 /* K-quants: R weight rows against one activation row at a time; each activation chunk is loaded
  * once for the R rows, every row keeps its own integer and float sums. */
-QN_INLINE void q4k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc,
-                        const int R, const int C, int64_t nb) {
-    const uint8x16_t lo4 = vdupq_n_u8(0x0F);
+/* Q4_K and Q5_K (the fifth bit of sub-block s in bit s of qh[l]): d, dmin and scales[12] lead
+ * both layouts; 32 bytes of qs hold sub-blocks 2k (low nibbles) and 2k + 1 (high). */
+QN_INLINE void q45k_kern(const int q5, const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c,
+                         int64_t ldc, const int R, const int C, int64_t nb) {
+    const uint8x16_t lo4 = vdupq_n_u8(0x0F), one = vdupq_n_u8(1);
+    const int64_t bb = q5 ? sizeof(blk_q5_k) : sizeof(blk_q4_k);
     for (int i = 0; i < C; i++) {
         const act_q8k *A = (const act_q8k *)(a + i * as);
         float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         for (int64_t b = 0; b < nb; b++) {
-            const blk_q4_k *x[4];
+            const uint8_t *x[4], *qs[4], *qh[4];
             uint8_t sc[4][8], mn[4][8];
             int32x4_t isum[4];
             for (int r = 0; r < R; r++) {
-                x[r] = (const blk_q4_k *)(w + r * ws) + b;
-                lmk_q4k_scales(x[r]->scales, sc[r], mn[r]);
+                x[r] = w + r * ws + b * bb;
+                qs[r] = q5 ? ((const blk_q5_k *)x[r])->qs : ((const blk_q4_k *)x[r])->qs;
+                qh[r] = q5 ? ((const blk_q5_k *)x[r])->qh : NULL;
+                lmk_q4k_scales(x[r] + 4, sc[r], mn[r]);
                 isum[r] = vdupq_n_s32(0);
             }
             for (int k = 0; k < 4; k++) {
                 const int8_t *q8 = A[b].qs + 64 * k;
                 const int8x16_t a0 = vld1q_s8(q8), a1 = vld1q_s8(q8 + 16), a2 = vld1q_s8(q8 + 32), a3 = vld1q_s8(q8 + 48);
                 for (int r = 0; r < R; r++) {
-                    const uint8x16_t v0 = vld1q_u8(x[r]->qs + 32 * k), v1 = vld1q_u8(x[r]->qs + 32 * k + 16);
-                    int32x4_t t0 = dot16(vdupq_n_s32(0), s8(vandq_u8(v0, lo4)), a0);
-                    t0 = dot16(t0, s8(vandq_u8(v1, lo4)), a1);
-                    int32x4_t t1 = dot16(vdupq_n_s32(0), s8(vshrq_n_u8(v0, 4)), a2);
-                    t1 = dot16(t1, s8(vshrq_n_u8(v1, 4)), a3);
+                    const uint8x16_t v0 = vld1q_u8(qs[r] + 32 * k), v1 = vld1q_u8(qs[r] + 32 * k + 16);
+                    uint8x16_t u0 = vandq_u8(v0, lo4), u1 = vandq_u8(v1, lo4), u2 = vshrq_n_u8(v0, 4), u3 = vshrq_n_u8(v1, 4);
+                    if (q5) {  /* bit 2k (low nibbles) and 2k + 1 (high) of qh[l], moved to bit 4 */
+                        const uint8x16_t h0 = vld1q_u8(qh[r]), h1 = vld1q_u8(qh[r] + 16);
+                        const int8x16_t lo = vdupq_n_s8((int8_t)(-2 * k)), hi = vdupq_n_s8((int8_t)(-2 * k - 1));
+                        u0 = vorrq_u8(u0, vshlq_n_u8(vandq_u8(vshlq_u8(h0, lo), one), 4));
+                        u1 = vorrq_u8(u1, vshlq_n_u8(vandq_u8(vshlq_u8(h1, lo), one), 4));
+                        u2 = vorrq_u8(u2, vshlq_n_u8(vandq_u8(vshlq_u8(h0, hi), one), 4));
+                        u3 = vorrq_u8(u3, vshlq_n_u8(vandq_u8(vshlq_u8(h1, hi), one), 4));
+                    }
+                    int32x4_t t0 = dot16(vdupq_n_s32(0), s8(u0), a0);
+                    t0 = dot16(t0, s8(u1), a1);
+                    int32x4_t t1 = dot16(vdupq_n_s32(0), s8(u2), a2);
+                    t1 = dot16(t1, s8(u3), a3);
                     isum[r] = vmlaq_n_s32(isum[r], t0, sc[r][2 * k]);
                     isum[r] = vmlaq_n_s32(isum[r], t1, sc[r][2 * k + 1]);
                 }
@@ -245,12 +283,92 @@ QN_INLINE void q4k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t 
             for (int r = 0; r < R; r++) {
                 int32_t imin = 0;
                 for (int j = 0; j < 8; j++) imin += mn[r][j] * (A[b].bsums[2 * j] + A[b].bsums[2 * j + 1]);
-                s[r] += A[b].d * (f16(x[r]->d) * (float)vaddvq_s32(isum[r]) - f16(x[r]->dmin) * (float)imin);
+                uint16_t d, dmin;
+                memcpy(&d, x[r], 2), memcpy(&dmin, x[r] + 2, 2);
+                s[r] += A[b].d * (f16(d) * (float)vaddvq_s32(isum[r]) - f16(dmin) * (float)imin);
             }
         }
         for (int r = 0; r < R; r++) c[i * ldc + r] = s[r];
     }
 }
+QN_INLINE void q4k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc,
+                        const int R, const int C, int64_t nb) {
+    q45k_kern(0, w, ws, a, as, c, ldc, R, C, nb);
+}
+QN_INLINE void q5k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc,
+                        const int R, const int C, int64_t nb) {
+    q45k_kern(1, w, ws, a, as, c, ldc, R, C, nb);
+}
+
+/* One super-block of Q2_K, Q3_K or IQ4_XS against one activation block: Σ_g sc_g · Σ q·a over the
+ * groups (integer, exact) and, for Q2_K, the mins' Σ_g mn_g · Σa_g. Q2_K / Q3_K: value
+ * 128n + 32j + l is bits 2j, 2j + 1 of qs[32n + l] (Q3_K: minus 4 where bit 4n + j of hmask[l]
+ * is clear); IQ4_XS: sub-block s is an IQ4_NL block under the scale ls_s - 32. */
+QN_INLINE int32_t lowbit_isum(const lmk_qfmt fmt, const uint8_t *p, const act_q8k *A, int32_t *imin) {
+    const uint8x16_t three = vdupq_n_u8(3), lo4 = vdupq_n_u8(0x0F);
+    int32x4_t isum = vdupq_n_s32(0);
+    *imin = 0;
+    if (fmt == LMK_IQ4_XS) {
+        const blk_iq4_xs *x = (const blk_iq4_xs *)p;
+        for (int s = 0; s < 8; s++) {
+            const int ls = ((x->scales_l[s / 2] >> (4 * (s % 2))) & 0xF) | ((x->scales_h >> (2 * s)) & 3) << 4;
+            const uint8x16_t v = vld1q_u8(x->qs + 16 * s);
+            int32x4_t t = dot16(vdupq_n_s32(0), iq4_levels(vandq_u8(v, lo4)), vld1q_s8(A->qs + 32 * s));
+            t = dot16(t, iq4_levels(vshrq_n_u8(v, 4)), vld1q_s8(A->qs + 32 * s + 16));
+            isum = vmlaq_n_s32(isum, t, ls - 32);
+        }
+        return vaddvq_s32(isum);
+    }
+    const int q3 = fmt == LMK_Q3_K;
+    const uint8_t *qs = q3 ? ((const blk_q3_k *)p)->qs : ((const blk_q2_k *)p)->qs;
+    int8_t sc[16];
+    if (q3) {
+        lmk_q3k_scales(((const blk_q3_k *)p)->scales, sc);
+    } else {
+        const uint8_t *s2 = ((const blk_q2_k *)p)->scales;
+        for (int g = 0; g < 16; g++) sc[g] = (int8_t)(s2[g] & 0xF), *imin += (s2[g] >> 4) * A->bsums[g];
+    }
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k < 2; k++) {  /* l in [16k, 16k + 16) */
+            const uint8x16_t q = vld1q_u8(qs + 32 * n + 16 * k);
+            const uint8x16_t hm = q3 ? vld1q_u8(((const blk_q3_k *)p)->hmask + 16 * k) : vdupq_n_u8(0);
+            for (int j = 0; j < 4; j++) {
+                uint8x16_t u = vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)(-2 * j))), three);
+                int8x16_t v = s8(u);
+                if (q3)  /* 4 where the bit is set, then -4 */
+                    v = vsubq_s8(s8(vorrq_u8(u, vandq_u8(vtstq_u8(hm, vdupq_n_u8((uint8_t)(1 << (4 * n + j)))), vdupq_n_u8(4)))),
+                                 vdupq_n_s8(4));
+                const int32x4_t t = dot16(vdupq_n_s32(0), v, vld1q_s8(A->qs + 128 * n + 32 * j + 16 * k));
+                isum = vmlaq_n_s32(isum, t, sc[8 * n + 2 * j + k]);
+            }
+        }
+    return vaddvq_s32(isum);
+}
+
+/* Q2_K, Q3_K, IQ4_XS tiles: R weight rows against one activation row at a time. */
+QN_INLINE void lowbit_kern(const lmk_qfmt fmt, const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c,
+                           int64_t ldc, const int R, const int C, int64_t nb) {
+    const int64_t bb = lmk_qblock_bytes(fmt);
+    for (int i = 0; i < C; i++) {
+        const act_q8k *A = (const act_q8k *)(a + i * as);
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int64_t b = 0; b < nb; b++)
+            for (int r = 0; r < R; r++) {
+                const uint8_t *p = w + r * ws + b * bb;
+                int32_t imin;
+                const int32_t isum = lowbit_isum(fmt, p, A + b, &imin);
+                uint16_t d, dmin = 0;
+                memcpy(&d, p + (fmt == LMK_Q2_K ? offsetof(blk_q2_k, d) : fmt == LMK_Q3_K ? offsetof(blk_q3_k, d) : 0), 2);
+                if (fmt == LMK_Q2_K) memcpy(&dmin, p + offsetof(blk_q2_k, dmin), 2);
+                s[r] += A[b].d * (f16(d) * (float)isum - f16(dmin) * (float)imin);
+            }
+        for (int r = 0; r < R; r++) c[i * ldc + r] = s[r];
+    }
+}
+#define QN_TILE_LOWBIT(name, fmt)                                                                          QN_INLINE void name##_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc,                                const int R, const int C, int64_t nb) {                                         lowbit_kern(fmt, w, ws, a, as, c, ldc, R, C, nb);                                                  }                                                                                                      LMK_QTILE_DISPATCH(name, name##_kern, 0, 4)
+QN_TILE_LOWBIT(tile_q2_k, LMK_Q2_K)
+QN_TILE_LOWBIT(tile_q3_k, LMK_Q3_K)
+QN_TILE_LOWBIT(tile_iq4_xs, LMK_IQ4_XS)
 
 QN_INLINE void q6k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t as, float *c, int64_t ldc,
                         const int R, const int C, int64_t nb) {
@@ -292,10 +410,12 @@ QN_INLINE void q6k_kern(const uint8_t *w, int64_t ws, const uint8_t *a, int64_t 
     }
 }
 LMK_QTILE_DISPATCH(tile_q4_k, q4k_kern, 0, 4)
+LMK_QTILE_DISPATCH(tile_q5_k, q5k_kern, 0, 4)
 LMK_QTILE_DISPATCH(tile_q6_k, q6k_kern, 0, 4)
 
 lmk_qkernels lmk_qkernels_neon(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
     k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
-    return k.tile ? k : lmk_qkernels_unpacked_neon(fmt);
+    if (!k.tile) k.tile = lmk_qtile_pick_file(fmt, tile_q5_1, tile_iq4_nl, tile_q2_k, tile_q3_k, tile_q5_k, tile_iq4_xs);
+    return k;
 }

@@ -457,13 +457,6 @@ QA_TILEK(tile_iq4_xs, kern_iq4_xs)
 lmk_qkernels lmk_qkernels_avx2(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
     k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
-    switch ((int)fmt) {
-    case LMK_Q5_1: k.tile = tile_q5_1; break;
-    case LMK_IQ4_NL: k.tile = tile_iq4_nl; break;
-    case LMK_Q2_K: k.tile = tile_q2_k; break;
-    case LMK_Q3_K: k.tile = tile_q3_k; break;
-    case LMK_Q5_K: k.tile = tile_q5_k; break;
-    case LMK_IQ4_XS: k.tile = tile_iq4_xs; break;
-    }
+    if (!k.tile) k.tile = lmk_qtile_pick_file(fmt, tile_q5_1, tile_iq4_nl, tile_q2_k, tile_q3_k, tile_q5_k, tile_iq4_xs);
     return k;
 }
