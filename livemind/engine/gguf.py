@@ -272,13 +272,18 @@ class GGUFFile:
     def release(self, name: str, begin: int = 0, end: int | None = None) -> None:
         """Drops the pages of the tensor's bytes [begin, end) (default: all of them) from this
         process's memory (they come back from the file if read again): for weights the engine
-        has copied into a layout of its own."""
+        has copied into a layout of its own. The range also stops being mapped in huge pages:
+        where the page cache holds the file in 2 MiB folios, reading a weight kept in place next
+        to it would map its whole folio back (Gemma 3's Q5_0 projections, 40 MiB, came back
+        beside its K-quant ones)."""
         info = self.tensors[name]
         end = info.nbytes if end is None else min(end, info.nbytes)
         page = mmap.PAGESIZE
         start = (info.offset + max(begin, 0) + page - 1) // page * page    # whole pages inside the range only
         end = (info.offset + end) // page * page
         if end > start and hasattr(self._map, "madvise"):
+            if hasattr(mmap, "MADV_NOHUGEPAGE"):
+                self._map.madvise(mmap.MADV_NOHUGEPAGE, start, end - start)
             self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
 
     def close(self) -> None:

@@ -7,14 +7,17 @@
 - kv: every KV slot (the concurrent generations plus the one ``logits()`` uses) at the full
   context — the most the engine can touch; pages are mapped as positions are written and handed
   back when a generation ends, so resident KV follows the work in flight;
-- scratch: the step workspace for the largest step, the logits of one decode step of every slot,
-  one float64 copy of the vocabulary for sampling;
+- scratch: the step workspace for the largest step; for each thread that runs steps (the
+  scheduler's, and ``logits()``'s caller) the step's temporaries in C (:func:`temporaries_bytes`),
+  which the C allocator keeps in that thread's arena for its next step; the logits of one decode
+  step of every slot, one float64 copy of the vocabulary for sampling;
 - host: the Python side: the file's metadata and the tokenizer built from it, measured at
   :data:`HOST_BYTES_PER_STRING` per vocabulary string (token texts and merges) — SmolLM2
   (98k strings) 28.6 MiB, Gemma 3 (262k) 63.9 MiB on CPython 3.11.
 
 ``tests/engine/test_memory.py`` holds the total to the measured peak growth of the process
-within 10 % for both packaged models and every KV type.
+within 10 % for both packaged models and every KV type, and for mid-size synthetic models of every
+architecture family (F16, Q8_0 and Q4_K_M weights).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from livemind.engine.gguf import GGUFFile
 KV_DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16), "fp8": (2, np.uint8)}
 HOST_BYTES_PER_STRING = 270      # measured: 292 (SmolLM2, BPE with merges) and 244 (Gemma 3, SentencePiece)
 PAGE = mmap.PAGESIZE
+STEP_THREADS = 2                 # threads that run steps: the scheduler's, and the caller of logits()
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,22 @@ def workspace_bytes(cfg: ModelConfig, tokens: int) -> int:
     return sum(-(-tokens * n // 16) * 16 * 4 for n in sizes)
 
 
+def temporaries_bytes(cfg: ModelConfig, tokens: int) -> int:
+    """What a step of ``tokens`` allocates in C beyond the workspace, at most: the input of its
+    widest projection packed as floats (float weights) or quantized with its prepared sums
+    (quantized ones), under 4 bytes a value either way. The step frees it, but the allocator keeps
+    it for the thread's next step (measured: 1 to 3 times this per thread)."""
+    widest = max(cfg.n_embd, cfg.n_head * cfg.head_dim_v, cfg.n_ff)
+    return -(-tokens // 16) * 16 * widest * 4
+
+
 def plan(file: GGUFFile, cfg: ModelConfig, *, n_ctx: int, kv_dtype: str, n_seq: int, prefill_chunk: int) -> MemoryPlan:
     """The memory of ``file`` loaded with these settings (see the module docstring)."""
     tensors = file.tensors
     weights = sum(t.nbytes for t in tensors.values())
     kv = 2 * cfg.n_layer * (n_seq + 1) * kv_slot_bytes(cfg, n_ctx, kv_dtype)
-    scratch = workspace_bytes(cfg, prefill_chunk) + 4 * cfg.n_vocab * n_seq + 8 * cfg.n_vocab
+    scratch = (workspace_bytes(cfg, prefill_chunk) + STEP_THREADS * temporaries_bytes(cfg, prefill_chunk)
+               + 4 * cfg.n_vocab * n_seq + 8 * cfg.n_vocab)
     strings = len(file.metadata.get("tokenizer.ggml.tokens") or ()) + len(file.metadata.get("tokenizer.ggml.merges") or ())
     return MemoryPlan(weights=weights, kv=kv, scratch=scratch, host=HOST_BYTES_PER_STRING * strings)
 
