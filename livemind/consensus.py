@@ -230,4 +230,5 @@ class Auto(_Strategy):
 
     async def run(self, pool, messages: list[dict], sampling: dict, sink: Sink) -> Result:
         self.check(pool)
+        await pool.size(self.experts)       # header reads off the loop; choose() then only counts
         return await self.choose(pool).run(pool, messages, sampling, sink)

@@ -208,6 +208,13 @@ class ExpertPool:
         return sorted((s for s in self._slots.values() if s.state == "loaded" and not s.in_flight and not s.pinned),
                       key=lambda s: s.last_used)
 
+    async def size(self, names: Iterable[str]) -> None:
+        """Reads the memory estimates of these experts' models off the event loop (for a native
+        model, its GGUF header), so that :meth:`fits_together` after it does no file work on
+        the loop. Raises UnknownExpert, or ModelLoadError for a model that cannot be sized."""
+        for name in names:
+            await self._aslot(name)
+
     def fits_together(self, names: Iterable[str]) -> bool:
         """Whether the models of these experts can all be in memory at once: as many as
         ``max_loaded`` allows beside pinned models, within the governor's budget once every

@@ -101,3 +101,24 @@ async def test_ten_concurrent_cold_requests_load_once(team):
         assert all("Paris" in a for a in answers)
         counters = pool.stats().counters
         assert (counters.loads, counters.misses, counters.hits) == (1, 10, 0)
+
+
+async def test_an_auto_consensus_reads_no_model_file_on_the_event_loop(team, monkeypatch):
+    """Auto sizes the experts' models (their GGUF headers) off the loop before it chooses."""
+    import threading
+
+    from livemind.consensus import Auto
+    from livemind.engine import gguf
+    from livemind.mind import LiveMind
+
+    opened, real_init = [], gguf.GGUFFile.__init__
+
+    def spy(self, *args, **kwargs):
+        opened.append(threading.current_thread() is threading.main_thread())
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(gguf.GGUFFile, "__init__", spy)
+    async with LiveMind(ExpertPool(team, context=256)) as mind:
+        result = await mind.ask("The capital of France is", strategy=Auto(["general", "writer"]), max_tokens=2,
+                                temperature=0)
+    assert result.strategy == "parallel" and opened and not any(opened), opened
