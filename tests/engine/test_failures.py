@@ -12,9 +12,9 @@ import pytest
 
 import livemind as lm
 from livemind.backends import GenerationRequest, NativeBackend
-from livemind import BackendError
+from livemind import BackendError, Overloaded
 from livemind.engine import scheduler as sched
-from livemind.engine.model import load_model
+from livemind.engine.model import Model, load_model
 from livemind.engine.sampling import MIN_TEMPERATURE, SamplingParams
 
 PROMPT = "The capital of France is"
@@ -166,3 +166,25 @@ def test_the_smallest_temperature_and_any_int64_seed_sample(model):
     assert run(collect(model, temperature=MIN_TEMPERATURE, seed=3))[0] == run(collect(model))[0]
     # a negative seed is its two's-complement twin
     assert run(collect(model, temperature=0.8, seed=-1))[0] == run(collect(model, temperature=0.8, seed=(1 << 64) - 1))[0]
+
+
+def test_past_the_waiting_queue_a_generation_is_overloaded_and_the_others_finish(smollm2_path):
+    """One KV slot, one place in the queue: with the slot busy, of two more one waits and one is
+    refused before any work."""
+    m = Model(smollm2_path, context=256, n_seq=1, max_waiting=1)
+    try:
+        async def go():
+            first = m.generate("Count from 1 to 100: 1, 2, 3,", max_tokens=48, temperature=0)
+            await anext(first)                              # it holds the slot now
+            later = await asyncio.gather(collect(m), collect(m), return_exceptions=True)
+            async for _ in first:
+                pass
+            return later
+
+        later = run(go())
+        refused = [o for o in later if isinstance(o, Overloaded)]
+        assert len(refused) == 1 and refused[0].retryable and refused[0].limit == 1, later
+        assert [o[1].finish_reason in ("stop", "length") for o in later if not isinstance(o, Exception)] == [True]
+        assert m.healthy and m.in_flight() == 0
+    finally:
+        m.close()
