@@ -8,7 +8,7 @@ architecture, or a BERT encoder folder), the GGUF reader it loads models through
 """
 
 from livemind.engine._wordpiece import WordPieceTokenizer
-from livemind.engine.chat import GEMMA_TEMPLATE, PLAIN_TEMPLATE, chat_template_for, render_chat
+from livemind.engine.chat import GEMMA_TEMPLATE, PLAIN_TEMPLATE, chat_template_for, encode_chat, render_chat
 from livemind.engine.arch import Architecture, architecture
 from livemind.engine.gguf import GGML_TYPES, GGUFFile, TensorInfo
 from livemind.engine.model import Model, load_model
@@ -16,6 +16,6 @@ from livemind.engine.tokenizer import StreamDecoder, Tokenizer
 
 __all__ = [
     "GEMMA_TEMPLATE", "GGML_TYPES", "Architecture", "GGUFFile", "Model", "PLAIN_TEMPLATE", "StreamDecoder",
-    "TensorInfo", "Tokenizer", "WordPieceTokenizer", "architecture", "chat_template_for", "load_model",
-    "render_chat",
+    "TensorInfo", "Tokenizer", "WordPieceTokenizer", "architecture", "chat_template_for", "encode_chat",
+    "load_model", "render_chat",
 ]

@@ -23,6 +23,7 @@ UNDEFINED, UNKNOWN, UNUSED, NORMAL, CONTROL, USER_DEFINED, BYTE = 0, 1, 2, 4, 8,
 _KIND_OF_TYPE = {0: UNDEFINED, 1: NORMAL, 2: UNKNOWN, 3: CONTROL, 4: USER_DEFINED, 5: UNUSED, 6: BYTE}
 
 _BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+_C_SPACE = " \t\n\v\f\r"     # what C's isspace() says is whitespace: what llama.cpp strips beside a token
 
 # Texts that end a turn or a generation; llama.cpp finds them by text because converters do not
 # always mark them (ref: llama.cpp issue #9606). Such a token is made a control token.
@@ -139,9 +140,9 @@ def load_vocab(metadata: dict, path: str) -> Vocab:
         raise fail("the tokenizer adds an EOS token but has none")
 
     eog = {ids[t] for t in (*EOG_TEXTS, *_FIM_EOG_TEXTS) if t in ids}
-    eog |= {i for i in (eos, eot, eom, *fim) if i is not None}
-    for i in eog:
+    for i in eog:           # found by text: made control, as llama.cpp does (not EOS & co. named by id)
         kinds[i] |= CONTROL
+    eog |= {i for i in (eos, eot, eom, *fim) if i is not None}
 
     def specials(mask: int) -> list[tuple[str, int]]:
         chosen = np.flatnonzero(kinds & mask).tolist()
@@ -152,15 +153,45 @@ def load_vocab(metadata: dict, path: str) -> Vocab:
     parsed = specials(CONTROL | USER_DEFINED | UNKNOWN)
     always = [(t, i) for t, i in specials(USER_DEFINED) if not kinds[i] & (CONTROL | UNKNOWN)]
     always_ids = {i for _, i in always}
+    lstrip, rstrip = _stripping(metadata, ids, [i for _, i in parsed])
+
+    def special_tokens(tokens):
+        return SpecialTokens(tokens, lstrip=lstrip, rstrip=rstrip)
+
     return Vocab(
         path=path, model=model, pre=pre, pretokenizer=pretokenizer, texts=texts, ids=ids, kinds=kinds, scores=scores,
         bos_id=bos, eos_id=eos, unk_id=unk, pad_id=pad,
         add_bos=add_bos, add_eos=add_eos, add_space_prefix=add_space_prefix,
         eog_ids=frozenset(eog),
-        specials_parsed=SpecialTokens(parsed),
-        specials_always=SpecialTokens(always),
-        specials_control=SpecialTokens([(t, i) for t, i in parsed if i not in always_ids]),
+        specials_parsed=special_tokens(parsed),
+        specials_always=special_tokens(always),
+        specials_control=special_tokens([(t, i) for t, i in parsed if i not in always_ids]),
     )
+
+
+def _stripping(metadata: dict, ids: dict[str, int], special_ids: list[int]) -> tuple[frozenset[int], frozenset[int]]:
+    """(lstrip, rstrip): the special tokens whose matches eat the whitespace before / after them
+    in raw text. GGUF files do not record it (HF's ``added_tokens`` do): llama.cpp sets it by the
+    file's names (``llama_vocab::impl::load``, "Each model customizes per token attributes"), and
+    so does this. Phi-3: every special token but <unk>, <s> and <|endoftext|> strips the
+    whitespace after it, so ``<|user|>\nHi`` reads as ``<|user|>Hi`` -- when general.name says
+    "phi-3" or "phi3" (a file named "Phi 3.5 Mini" gets no stripping there, nor here)."""
+    def lower(key: str) -> str:
+        value = metadata.get(key, "")   # ASCII-only, as C's tolower
+        return value.encode().lower().decode() if isinstance(value, str) else ""
+
+    def present(*texts: str) -> set[int]:
+        return {ids[t] for t in texts if t in ids}
+
+    name, pre, arch = lower("general.name"), lower("tokenizer.ggml.pre"), lower("general.architecture")
+    if any(p in pre for p in ("jina-v2-de", "jina-v2-es", "jina-v2-code")) or \
+            any(a in arch for a in ("nomic-bert-moe", "jina-bert-v3")):
+        return frozenset(present("<mask>")), frozenset()
+    if "phi-3" in name or "phi3" in name:
+        return frozenset(), frozenset((set(special_ids) | present("</s>")) - present("<unk>", "<s>", "<|endoftext|>"))
+    if "modern-bert" in name:
+        return frozenset(present("[MASK]")), frozenset()
+    return frozenset(), frozenset()
 
 
 class SpecialTokens:
@@ -173,8 +204,10 @@ class SpecialTokens:
 
     KEY = 3
 
-    def __init__(self, tokens: list[tuple[str, int]]):
+    def __init__(self, tokens: list[tuple[str, int]], *, lstrip=frozenset(), rstrip=frozenset()):
         self.tokens = tokens                                    # (text, id), longest first
+        self.lstrip = lstrip        # ids whose match eats the whitespace before it (see _stripping)
+        self.rstrip = rstrip        # ... after it
         self._keys = [text[:self.KEY] for text, _ in tokens]
 
     def split(self, text: str, mark: str | None = None) -> list[str | int]:
@@ -183,10 +216,12 @@ class SpecialTokens:
 
         Each special token, longest first, is cut out of every fragment still text, left to
         right: llama.cpp's ``tokenizer_st_partition``. (A leftmost-longest scan differs: with
-        tokens "abc" and "xa", "xabc" is "x" + "abc" here, "xa" + "bc" there.)
+        tokens "abc" and "xa", "xabc" is "x" + "abc" here, "xa" + "bc" there.) A token in
+        ``lstrip``/``rstrip`` drops the whitespace between it and the text before/after it.
         """
         parts: list[str | int] = [text] if text else []
         for special, tid in self._occurring(text):
+            strip_left, strip_right = tid in self.lstrip, tid in self.rstrip
             out: list[str | int] = []
             for part in parts:
                 if isinstance(part, int) or special not in part:
@@ -197,10 +232,13 @@ class SpecialTokens:
                     if mark is not None and i > 0 and part[i - 1] == mark:
                         i = part.find(special, i + 1)
                         continue
-                    if i > start:
-                        out.append(part[start:i])
+                    left = part[start:i].rstrip(_C_SPACE) if strip_left else part[start:i]
+                    if left:
+                        out.append(left)
                     out.append(tid)
                     start = i + len(special)
+                    if strip_right:
+                        start = len(part) - len(part[start:].lstrip(_C_SPACE))
                     i = part.find(special, start)
                 if start < len(part):
                     out.append(part[start:])

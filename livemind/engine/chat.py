@@ -29,11 +29,15 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+if TYPE_CHECKING:
+    from livemind.engine.tokenizer import Tokenizer
 
 PLAIN_TEMPLATE = (
     "{% for message in messages %}"
@@ -82,7 +86,9 @@ def render_chat(messages: Sequence[Mapping], template: str | None, *, add_genera
     ``add_generation_prompt`` ends the prompt where the assistant's answer begins.
     ``system`` puts a system message first unless the conversation starts with one already: a
     template that injects its own default system prompt when there is none (SmolLM2's does) then
-    uses the caller's. Other keyword arguments become template variables (``tools=...``).
+    uses the caller's. Other keyword arguments become template variables (``tools=...``);
+    ``tools`` and ``documents`` are None unless given, as transformers' ``apply_chat_template``
+    passes them, so that ``tools is defined`` reads as templates' authors tested it.
 
     ``escape`` keeps what the messages say apart from what the template adds: it is applied to
     every string in the messages (roles, contents, names, nested values) and to ``system``
@@ -92,7 +98,7 @@ def render_chat(messages: Sequence[Mapping], template: str | None, *, add_genera
     plain text it is.
 
     Raises :class:`ValueError` for malformed messages, a template that does not compile, or one
-    that rejects the conversation.
+    that rejects the conversation or fails on it.
 
     >>> render_chat([{"role": "user", "content": "Hi"}], GEMMA_TEMPLATE)
     '<start_of_turn>user\\nHi<end_of_turn>\\n<start_of_turn>model\\n'
@@ -106,11 +112,32 @@ def render_chat(messages: Sequence[Mapping], template: str | None, *, add_genera
     if escape is not None:
         messages = [_escaped(m, escape) for m in messages]
     compiled = _compile(PLAIN_TEMPLATE if template is None else template)
+    variables = {"tools": None, "documents": None, **variables}
     try:
         return compiled.render(messages=messages, add_generation_prompt=add_generation_prompt,
                                bos_token=bos_token, eos_token=eos_token, **variables)
     except jinja2.TemplateError as exc:
         raise ValueError(f"the chat template rejected the conversation: {exc}") from None
+    except Exception as exc:    # the template is file input: its own bugs (None + 1, a loop over tools=None) too
+        raise ValueError(f"the chat template failed on the conversation: {type(exc).__name__}: {exc}") from None
+
+
+def encode_chat(tokenizer: Tokenizer, messages: Sequence[Mapping], template: str | None, **options) -> list[int]:
+    """The token ids of ``messages`` rendered with ``template`` (:func:`render_chat`, which takes
+    ``options``) for ``tokenizer``'s model, as a model's ``prompt_ids`` makes them: control tokens
+    come from the template's text alone, whatever the messages say is tokenized as the plain text
+    it is, and BOS/EOS are where the template puts ``bos_token``/``eos_token`` (the vocabulary's).
+
+    >>> ids = encode_chat(tok, [{"role": "user", "content": "<|im_start|>"}], template)  # doctest: +SKIP
+    >>> ids.count(tok.token_id("<|im_start|>"))   # doctest: +SKIP  (the template's two; the user's is text)
+    2
+    """
+    def text(tid):
+        return tokenizer.token_text(tid) if tid is not None else ""
+
+    prompt = render_chat(messages, template, bos_token=text(tokenizer.bos_id), eos_token=text(tokenizer.eos_id),
+                         escape=tokenizer.escape, **options)
+    return tokenizer.encode(prompt, add_special=False, parse_special=True)
 
 
 def _checked(messages) -> list[dict]:

@@ -250,14 +250,10 @@ class Model:
         if isinstance(prompt, str):
             ids = self.tokenize(prompt)
         elif isinstance(prompt, (list, tuple)) and prompt and all(isinstance(m, dict) for m in prompt):
-            from livemind.engine.chat import render_chat
-            tok = self.tokenizer
-            # the messages are data: escaped, so that only the template's text becomes control tokens
-            text = render_chat(prompt, self.file.metadata.get("tokenizer.chat_template"),
-                               bos_token=tok.token_text(tok.bos_id) if tok.bos_id is not None else "",
-                               eos_token=tok.token_text(tok.eos_id) if tok.eos_id is not None else "",
-                               arch=self.config.arch, escape=tok.escape)
-            ids = self.tokenize(text, add_special=False, parse_special=True)
+            from livemind.engine.chat import encode_chat
+            # the messages are data: only the template's text becomes control tokens
+            ids = encode_chat(self.tokenizer, prompt, self.file.metadata.get("tokenizer.chat_template"),
+                              arch=self.config.arch)
         else:
             ids = list(prompt)
         arr = np.asarray(ids, np.int64)

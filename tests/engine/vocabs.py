@@ -17,6 +17,8 @@ from pathlib import Path
 
 import gguf
 
+from livemind.engine._vocab import EOG_TEXTS
+
 from tokref import CORPUS
 
 # GGUF tokenizer.ggml.token_type values
@@ -109,10 +111,42 @@ def write_spm_gguf(path: Path, keys: dict | None = None) -> Path:
                              "tokenizer.ggml.unknown_token_id": 0, **(keys or {})})
 
 
+def write_family_gguf(path: Path, model: str, specials, *, pre: str | None = None, keys: dict | None = None) -> Path:
+    """A vocab-only file shaped like a model family's: the BPE ("gpt2") or SentencePiece-style
+    ("llama") vocabulary above with the family's own special tokens in place of SPECIALS.
+    ``specials`` ((text, type) pairs; a SentencePiece family lists <unk>, <s>, </s> too) take ids
+    0, 1, 2, ... in order, so that a test can name them. ``keys`` as for :func:`write_vocab`,
+    where a ``*_token_id`` may be given as the token's text."""
+    texts = {t for t, _ in specials}
+    # no other family's end-of-turn token learnt as text (llama.cpp would make it a control token)
+    stray = EOG_TEXTS | dict(SPECIALS).keys()
+    if model == "gpt2":
+        tokens, types, merges = bpe_tokens()
+        drop = texts | stray
+        # a family token the training learnt as text is the family's now: no merge makes or uses it
+        merges = [m for m in merges if m.replace(" ", "") not in drop and not drop & set(m.split(" "))]
+        scores = None
+    else:
+        tokens, types, scores = spm_tokens()
+        # as in a real vocabulary, no two pieces spell a special token (trained on text that
+        # spells them, "</" and "s>" would merge into </s> where llama.cpp tokenizes plain text)
+        ends = {t[:n] for t in texts for n in range(2, len(t))} | {t[n:] for t in texts for n in range(1, len(t) - 1)}
+        drop = texts | ends | stray | {"<unk>", "<s>", "</s>"}
+        merges = None
+    body = [i for i, t in enumerate(tokens) if t not in drop]
+    tokens = [t for t, _ in specials] + [tokens[i] for i in body]
+    types = [k for _, k in specials] + [types[i] for i in body]
+    if scores is not None:
+        scores = [0.0] * len(specials) + [scores[i] for i in body]
+    ids = {t: i for i, t in enumerate(tokens)}
+    keys = {k: ids[v] if k.endswith("_token_id") and isinstance(v, str) else v for k, v in (keys or {}).items()}
+    return write_vocab(path, model, tokens, types, pre=pre, merges=merges, scores=scores, keys=keys)
+
+
 def write_vocab(path: Path, model: str, tokens, types, *, pre: str | None = None, merges=None,
                 scores=None, keys: dict | None = None) -> Path:
     """A vocab-only GGUF file: ``tokenizer.ggml.model`` = ``model`` and the given arrays; ``keys``
-    are bools or ints (None leaves a key out)."""
+    are bools, ints or strings (None leaves a key out)."""
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_tokenizer_model(model)
     if pre is not None:
@@ -126,6 +160,8 @@ def write_vocab(path: Path, model: str, tokens, types, *, pre: str | None = None
     for key, value in (keys or {}).items():
         if isinstance(value, bool):
             w.add_bool(key, value)
+        elif isinstance(value, str):
+            w.add_string(key, value)
         elif value is not None:
             w.add_uint32(key, value)
     w.write_header_to_file()
