@@ -56,7 +56,7 @@ async def run_expert(pool, name: str, messages: list[dict], sampling: dict, sink
     request = build_request(expert, messages, sampling)
     t0 = time.perf_counter()
     parts: list[str] = []
-    usage = Usage()
+    usage, finish = Usage(), "stop"
     async with pool.use(name, on_event=sink) as backend:
         async for delta in backend.stream(request):
             if delta.text:
@@ -64,4 +64,6 @@ async def run_expert(pool, name: str, messages: list[dict], sampling: dict, sink
                 sink(Token(expert=name, delta=delta.text, stage=stage))
             if delta.finish_reason is not None:
                 usage = Usage(prompt_tokens=delta.prompt_tokens or 0, completion_tokens=delta.completion_tokens or 0)
-    return ExpertAnswer(expert=name, text="".join(parts), usage=usage, seconds=time.perf_counter() - t0)
+                finish = "length" if delta.finish_reason == "length" else "stop"
+    return ExpertAnswer(expert=name, text="".join(parts), usage=usage, seconds=time.perf_counter() - t0,
+                        finish_reason=finish)

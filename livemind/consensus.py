@@ -144,7 +144,8 @@ class _Strategy:
         used = [a.expert for a in answers] + [a.expert for a in extra if a.expert not in {x.expert for x in answers}]
         return Result(text=final.text, experts=used, strategy=self.name, answers=answers + [
             ExpertAnswer(expert=f, error="failed") for f in failed], usage=usage,
-            seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent), notices=list(notices))
+            seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent), notices=list(notices),
+            finish_reason=final.finish_reason)
 
     @staticmethod
     def _all_failed(failures: dict[str, Exception]) -> LiveMindError:

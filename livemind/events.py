@@ -54,6 +54,7 @@ class ExpertAnswer(BaseModel):
     usage: Usage = Usage()
     seconds: float = 0.0
     error: str | None = None
+    finish_reason: Literal["stop", "length"] = "stop"   # "length": it ran out of max_tokens or of the model's context
 
 
 class Notice(_Event):
@@ -87,6 +88,7 @@ class Result(BaseModel):
     seconds: float = 0.0                        # wall time of the request
     expert_seconds: float = 0.0                 # sum of the experts' own times
     notices: list[Notice] = Field(default_factory=list)
+    finish_reason: Literal["stop", "length"] = "stop"   # the returned text's: "length" when it was cut off
 
 
 class RouteChosen(_Event):

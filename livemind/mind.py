@@ -116,7 +116,7 @@ class LiveMind:
             sink(ExpertDone(answer=answer))
             result = Result(text=answer.text, experts=[answer.expert], strategy="single", route=decision,
                             answers=[answer], usage=answer.usage, seconds=time.perf_counter() - t0,
-                            expert_seconds=answer.seconds)
+                            expert_seconds=answer.seconds, finish_reason=answer.finish_reason)
         sink(Done(result=result))
 
     async def ask(self, messages, *, strategy=None, expert: str | None = None, **sampling) -> Result:

@@ -197,7 +197,9 @@ class ChatService:
         return gen
 
     def _finish(self, choice: _Choice, max_tokens: int) -> str:
-        return "length" if _final_tokens(choice.result) >= max_tokens else "stop"
+        """"length" when the returned text was cut off: by max_tokens or by the model's context."""
+        cut = choice.result.finish_reason == "length" or _final_tokens(choice.result) >= max_tokens
+        return "length" if cut else "stop"
 
     def _account(self, choices: list[_Choice]) -> UsageInfo:
         p = sum(c.result.usage.prompt_tokens for c in choices)

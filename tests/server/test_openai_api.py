@@ -40,6 +40,18 @@ def test_max_tokens_ends_with_length(client):
     assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 3
 
 
+def test_the_end_of_the_context_ends_with_length_in_both_modes(client):
+    """The server's context is 512: a base model asked for 2000 tokens runs into it (greedy, it
+    repeats itself rather than ending its turn) and the answer says it was cut off."""
+    story = [{"role": "user", "content": "Once upon a time, in a far kingdom,"}]
+    r = client.chat.completions.create(model="writer", messages=story, max_tokens=2000, temperature=0)
+    assert r.choices[0].finish_reason == "length", r.usage
+    assert r.usage.prompt_tokens + r.usage.completion_tokens >= 500
+    chunks = list(client.chat.completions.create(model="writer", messages=story, max_tokens=2000, temperature=0,
+                                                 stream=True))
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["length"]
+
+
 def test_stop_string_cuts_the_answer_before_it(client):
     ask = dict(model="general", messages=[{"role": "user", "content": "Name three colors."}], max_tokens=16,
                temperature=0)
