@@ -1,8 +1,17 @@
-"""``python faulty_serve.py serve ...``: the ``livemind`` command with one fault armed, for
-tests/server/test_faults.py. While the file named by ``LIVEMIND_TEST_KILL_ENGINE`` exists, the
-next engine step of a model raises an exception the scheduler does not catch (as a crash in the
-engine itself would), so that model's engine thread dies in the middle of its generations. The
-file is removed as it fires: the model's reload then works. Nothing else is changed."""
+"""``python faulty_serve.py serve ...``: the ``livemind`` command with fault-injection hooks for
+tests/server/test_faults.py. They live only in this test script, never in ``livemind serve``, so no
+request can set one off. Each hook is a trigger file named by an environment variable read at
+start; a test arms it by creating the file (holding part of a model's file name, or nothing for
+any model), and the next engine step of that model removes it and fails:
+
+- ``LIVEMIND_TEST_KILL_ENGINE``: the step raises what the scheduler does not catch (as a crash in
+  the engine itself would), so that model's engine thread dies in the middle of its generations;
+  the model's reload then works.
+- ``LIVEMIND_TEST_FAIL_STEP``: the model's forward step raises an ordinary exception, as a failing
+  kernel call would: the requests in that step end, the engine thread goes on serving.
+
+Write the file elsewhere and rename it into place (:func:`arm`), so that a hook never reads it
+half written. Nothing else is changed."""
 
 from __future__ import annotations
 
@@ -11,26 +20,50 @@ import sys
 from pathlib import Path
 
 from livemind.cli import main
-from livemind.engine import scheduler
+from livemind.engine import model, scheduler
+
+KILL_ENGINE, FAIL_STEP = "LIVEMIND_TEST_KILL_ENGINE", "LIVEMIND_TEST_FAIL_STEP"
 
 
 class EngineCrash(BaseException):
     """Not an Exception: the scheduler's per-step isolation does not catch it, its thread dies."""
 
 
-TRIGGER = Path(os.environ["LIVEMIND_TEST_KILL_ENGINE"])
-_real_step = scheduler.Scheduler._step
+def arm(trigger: Path, model_name: str = "") -> None:
+    """Arms the hook whose trigger file is ``trigger`` for the model whose file name contains
+    ``model_name`` (every model: "")."""
+    ready = trigger.with_name(trigger.name + ".new")
+    ready.write_text(model_name)
+    ready.rename(trigger)
 
 
-def _step(self) -> None:
+def _fires(trigger: Path, model_name: str) -> bool:
+    """Whether the armed ``trigger`` is for ``model_name``; if so it is disarmed (removed)."""
     try:
-        TRIGGER.unlink()
-    except FileNotFoundError:
-        return _real_step(self)
-    raise EngineCrash("injected by tests/server/faulty_serve.py")
+        if trigger.read_text() not in model_name:
+            return False
+        trigger.unlink()
+    except FileNotFoundError:   # not armed, or another model's engine thread took it first
+        return False
+    return True
 
 
-scheduler.Scheduler._step = _step
+def _hook(env: str, cls: type, method: str, fault) -> None:
+    """Wraps ``cls.method`` so that it raises ``fault()`` when the trigger of ``env`` fires."""
+    if env not in os.environ:
+        return
+    trigger, real = Path(os.environ[env]), getattr(cls, method)
 
-if __name__ == "__main__":
+    def wrapped(self, *args):
+        name = (self.model if cls is scheduler.Scheduler else self).name
+        if _fires(trigger, name):
+            raise fault()
+        return real(self, *args)
+
+    setattr(cls, method, wrapped)
+
+
+if __name__ == "__main__":   # armed only here: a test that imports arm() changes nothing
+    _hook(KILL_ENGINE, scheduler.Scheduler, "_step", lambda: EngineCrash("injected by tests/server/faulty_serve.py"))
+    _hook(FAIL_STEP, model.Model, "forward", lambda: RuntimeError("injected by tests/server/faulty_serve.py"))
     sys.exit(main())

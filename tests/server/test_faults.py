@@ -1,7 +1,7 @@
 """Faults on a real ``livemind serve`` with the packaged models, and what they leave behind: a
 client that leaves before its first token, SIGTERM with requests in flight, an engine that dies
-mid-stream, 200 clients that give up at once, and a parallel consensus under a real cgroup memory
-limit. Each test starts a server of its own (but the first, which uses the session's), since each
+mid-stream, an engine step that fails (and the engine goes on), 200 clients that give up at once,
+and a parallel consensus under a real cgroup memory limit. Each test starts a server of its own (but the first, which uses the session's), since each
 ends or breaks one. docs/server.md ("Limits and failure behaviour", "Shutting down") is the
 contract these hold the server to."""
 
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from faulty_serve import arm
 from serverproc import API_KEY, TEST_CONFIG, Server, wait_idle
 
 HERE = Path(__file__).parent
@@ -58,6 +59,19 @@ def frames_of(server, body: dict, out: list, began: threading.Event | None = Non
     finally:
         if began is not None:
             began.set()
+
+
+def begin_streams(server, *bodies: dict) -> tuple[list[list], list[threading.Thread]]:
+    """Streams each of ``bodies`` in a thread of its own (into a list, as :func:`frames_of`
+    does); returns the lists and threads once every stream has had its first content token."""
+    frames, began = [[] for _ in bodies], [threading.Event() for _ in bodies]
+    threads = [threading.Thread(target=frames_of, args=(server, body, out, b))
+               for body, out, b in zip(bodies, frames, began)]
+    for t in threads:
+        t.start()
+    for b in began:
+        assert b.wait(60)
+    return frames, threads
 
 
 def group_members(pgid: int) -> list[int]:
@@ -124,16 +138,8 @@ def test_sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_leaving_no
     try:
         for model in ("general", "writer"):   # loaded now, so that the grace is all generation
             assert chat(srv, {"model": model, "messages": STORY, "max_tokens": 2}).status_code == 200
-        short, long_ = [], []
-        began = [threading.Event(), threading.Event()]
-        threads = [threading.Thread(target=frames_of, args=(srv, {"model": "writer", "messages": STORY,
-                                                                 "max_tokens": 12, "temperature": 0}, short, began[0])),
-                   threading.Thread(target=frames_of, args=(srv, {"model": "writer", "messages": STORY,
-                                                                 "max_tokens": 2000, "temperature": 0}, long_, began[1]))]
-        for t in threads:
-            t.start()
-        for b in began:
-            assert b.wait(60)
+        story = {"model": "writer", "messages": STORY, "temperature": 0}
+        (short, long_), threads = begin_streams(srv, {**story, "max_tokens": 12}, {**story, "max_tokens": 2000})
         members = group_members(srv.proc.pid)
         assert srv.proc.pid in members
         t_term = time.monotonic()
@@ -172,11 +178,8 @@ def test_an_engine_that_dies_mid_stream_ends_it_with_an_error_and_the_next_reque
     srv = Server(tmp_path, TEST_CONFIG, "--api-key", API_KEY, launcher=[str(HERE / "faulty_serve.py")],
                  env={"LIVEMIND_TEST_KILL_ENGINE": str(kill)})
     try:
-        frames, began = [], threading.Event()
-        t = threading.Thread(target=frames_of, args=(srv, {"model": "writer", "messages": STORY,
-                                                           "max_tokens": 1000, "temperature": 0}, frames, began))
-        t.start()
-        assert began.wait(60)
+        (frames,), (t,) = begin_streams(srv, {"model": "writer", "messages": STORY, "max_tokens": 1000,
+                                              "temperature": 0})
         kill.touch()                          # the engine thread dies at its next step
         t.join(60)
         assert not kill.exists(), "the fault never fired"
@@ -195,6 +198,56 @@ def test_an_engine_that_dies_mid_stream_ends_it_with_an_error_and_the_next_reque
         assert stats["pool"]["counters"]["loads"] == loads + 2           # general's first, writer's reload
         assert httpx.get(srv.url + "/health", timeout=5).json() == {"status": "ok"}
         assert all_idle(stats), stats
+    finally:
+        srv.stop()
+
+
+def test_a_failed_engine_step_ends_only_its_requests_and_the_engine_serves_on(tmp_path):
+    """The writer's forward step raises (an ordinary exception, as a failing kernel call would):
+    the requests in that step end with an OpenAI error, a stream's as an error frame then [DONE],
+    a whole answer's as a 502; the general model's stream meanwhile finishes as if nothing
+    happened. The writer's engine thread survives: its next answer is the one it gave before,
+    without a reload, and /health never says degraded."""
+    fail = tmp_path / "fail-step"
+    srv = Server(tmp_path, TEST_CONFIG, "--api-key", API_KEY, launcher=[str(HERE / "faulty_serve.py")],
+                 env={"LIVEMIND_TEST_FAIL_STEP": str(fail)})
+    ask = {"model": "writer", "messages": STORY, "max_tokens": 8, "temperature": 0}
+    try:
+        expected = chat(srv, ask)
+        assert expected.status_code == 200, expected.text
+        assert chat(srv, {"model": "general", "messages": STORY, "max_tokens": 2}).status_code == 200
+        loads = srv.stats()["pool"]["counters"]["loads"]
+        (writer, general), threads = begin_streams(srv, {**ask, "max_tokens": 1000},
+                                                   {**ask, "model": "general", "max_tokens": 48})
+        arm(fail, "gemma")                    # the writer's next step fails
+        for t in threads:
+            t.join(60)
+        assert not fail.exists(), "the fault never fired"
+        assert writer[0] == 200 and writer[-1] == "[DONE]", writer[-3:]
+        assert writer[-2]["error"]["code"] == "backend_error" and writer[-2]["error"]["type"] == "server_error", writer[-3:]
+        assert general[0] == 200 and general[-1] == "[DONE]", general[-3:]
+        assert not any(isinstance(f, Exception) or "error" in f for f in general[1:-1] if not isinstance(f, str)), general
+        assert [c["finish_reason"] for f in general[1:-1] for c in f["choices"] if c.get("finish_reason")] in (
+            ["stop"], ["length"]), general[-3:]
+        assert httpx.get(srv.url + "/health", timeout=5).json() == {"status": "ok"}
+
+        arm(fail, "gemma")                    # now a whole answer's first step
+        whole = chat(srv, ask)
+        assert not fail.exists(), "the fault never fired"
+        assert whole.status_code == 502, whole.text
+        assert whole.json()["error"]["code"] == "backend_error" and set(whole.json()["error"]) == {
+            "message", "type", "param", "code"}
+        again = chat(srv, ask)
+        assert again.status_code == 200, again.text
+        assert again.json()["choices"][0]["message"]["content"] == expected.json()["choices"][0]["message"]["content"]
+
+        stats = wait_idle(srv)
+        assert all_idle(stats), stats
+        assert stats["pool"]["counters"]["loads"] == loads                 # nothing was reloaded
+        assert stats["pool"]["counters"]["unloads"]["unhealthy"] == 0
+        assert all(m["healthy"] for m in stats["pool"]["models"].values()), stats["pool"]["models"]
+        assert httpx.get(srv.url + "/health", timeout=5).json() == {"status": "ok"}
+        assert "Traceback" not in srv.log.read_text(), srv.log.read_text()[-3000:]
     finally:
         srv.stop()
 
