@@ -92,24 +92,25 @@ class _Strategy:
         caller waits and tries again)."""
         try:
             answer = await self._timed(run_expert(pool, name, messages, sampling, sink))
-        except asyncio.TimeoutError as exc:
-            failures[name] = exc
-            sink(ExpertFailed(expert=name, error=f"timed out after {self.timeout:g} s"))
-            return None
         except UnknownExpert:
             raise
-        except MemoryBudgetExceeded as exc:
-            if wait_for_memory and exc.retryable:
+        except Exception as exc:   # one expert's failure (a timeout too) never ends the request
+            if wait_for_memory and isinstance(exc, MemoryBudgetExceeded) and exc.retryable:
                 raise
             failures[name] = exc
-            sink(ExpertFailed(expert=name, error=str(exc)))
-            return None
-        except Exception as exc:   # one expert's failure never ends the request
-            failures[name] = exc
-            sink(ExpertFailed(expert=name, error=f"{type(exc).__name__}: {exc}"))
+            sink(ExpertFailed(expert=name, error=self._why(exc)))
             return None
         sink(ExpertDone(answer=answer))
         return answer
+
+    def _why(self, exc: Exception) -> str:
+        """What an expert's failure event and its entry in the result's answers say."""
+        if isinstance(exc, asyncio.TimeoutError):
+            return f"timed out after {self.timeout:g} s"
+        return str(exc) if isinstance(exc, MemoryBudgetExceeded) else f"{type(exc).__name__}: {exc}"
+
+    def _failed(self, name: str, failures: dict[str, Exception]) -> ExpertAnswer:
+        return ExpertAnswer(expert=name, error=self._why(failures[name]))
 
     async def _synthesize(self, pool, messages, answers, sampling, sink: Sink, name: str) -> ExpertAnswer:
         sink(SynthesisStarted(synthesizer=name, experts=[a.expert for a in answers]))
@@ -117,7 +118,7 @@ class _Strategy:
         return await self._timed(run_expert(pool, name, _with_question(messages, prompt), sampling, sink,
                                             stage="synthesis"))
 
-    async def _conclude(self, pool, messages, answers: list[ExpertAnswer], failed: list[str], sampling,
+    async def _conclude(self, pool, messages, answers: list[ExpertAnswer], failed: list[ExpertAnswer], sampling,
                         sink: Sink, t0: float, synthesizer: str, fallback: ExpertAnswer) -> Result:
         """The result synthesized from ``answers``; if the synthesis fails, ``fallback`` (one
         expert's own answer) with a Notice saying why, instead of an error."""
@@ -136,16 +137,15 @@ class _Strategy:
             return self._result(fallback, answers, failed, t0, notices=[notice])
         return self._result(synth, answers, failed, t0, extra=[synth])
 
-    def _result(self, final: ExpertAnswer, answers: list[ExpertAnswer], failed: list[str], t0: float,
+    def _result(self, final: ExpertAnswer, answers: list[ExpertAnswer], failed: list[ExpertAnswer], t0: float,
                 extra: list[ExpertAnswer] = (), notices: list[Notice] = ()) -> Result:
         spent = [*answers, *extra]
         usage = Usage(prompt_tokens=sum(a.usage.prompt_tokens for a in spent),
                       completion_tokens=sum(a.usage.completion_tokens for a in spent))
         used = [a.expert for a in answers] + [a.expert for a in extra if a.expert not in {x.expert for x in answers}]
-        return Result(text=final.text, experts=used, strategy=self.name, answers=answers + [
-            ExpertAnswer(expert=f, error="failed") for f in failed], usage=usage,
-            seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent), notices=list(notices),
-            finish_reason=final.finish_reason)
+        return Result(text=final.text, experts=used, strategy=self.name, answers=answers + failed, usage=usage,
+                      seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent),
+                      notices=list(notices), finish_reason=final.finish_reason)
 
     @staticmethod
     def _all_failed(failures: dict[str, Exception]) -> LiveMindError:
@@ -174,7 +174,7 @@ class Parallel(_Strategy):
         results = await asyncio.gather(*(self._admitted(pool, n, messages, sampling, sink, failures)
                                          for n in self.experts))
         answers = [a for a in results if a is not None]
-        failed = [n for n, a in zip(self.experts, results) if a is None]
+        failed = [self._failed(n, failures) for n, a in zip(self.experts, results) if a is None]
         if not answers:
             raise self._all_failed(failures)
         if len(answers) == 1:
@@ -205,13 +205,13 @@ class Turns(_Strategy):
         t0 = time.perf_counter()
         self.check(pool)
         answers: list[ExpertAnswer] = []
-        failed: list[str] = []
+        failed: list[ExpertAnswer] = []
         failures: dict[str, Exception] = {}
         for name in self.experts:
             turn = messages if not answers else _with_question(
                 messages, TURN_PROMPT.format(question=_question(messages), answers=_quote(answers)))
             answer = await self._one(pool, name, turn, sampling, sink, failures)
-            (answers.append(answer) if answer else failed.append(name))
+            (answers.append(answer) if answer else failed.append(self._failed(name, failures)))
         if not answers:
             raise self._all_failed(failures)
         if self.synthesizer and len(answers) > 1:

@@ -1,6 +1,7 @@
 """How a consensus fails, on FakeBackend (orchestration logic only): a failed synthesis falls back
 to an expert's answer with a Notice; a consensus none of whose experts answered raises the
-refusal they all met (memory, a full queue, the context), or a BackendError naming each failure."""
+refusal they all met (memory, a full queue, the context), or a BackendError naming each failure;
+an expert left out is in the result's answers with the reason its failure event gave."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from fakes import FakeBackend
 
 import livemind as lm
-from livemind.events import Done, Notice, Token
+from livemind.events import Done, ExpertFailed, Notice, Token
 
 MIB = 1 << 20
 
@@ -60,6 +61,18 @@ def test_a_consensus_refused_for_memory_names_the_budget():
             asyncio.run(events_of(pool, strategy))
         assert e.value.budget == 100 * MIB and not e.value.retryable
         assert "100 MiB budget" in str(e.value)
+
+
+def test_an_expert_left_out_is_in_the_result_with_the_reason_its_failure_event_gave():
+    pool = lm.ExpertPool(team(a=FakeBackend("A", nbytes=50 * MIB), b=FakeBackend("B", nbytes=600 * MIB)),
+                         governor=lm.MemoryGovernor(budget_bytes=100 * MIB))
+    for strategy in (lm.Parallel(["a", "b"]), lm.Turns(["a", "b"])):
+        events = asyncio.run(events_of(pool, strategy))
+        failed = [e for e in events if isinstance(e, ExpertFailed)]
+        result = events[-1].result
+        assert result.experts == ["a"] and [f.expert for f in failed] == ["b"]
+        assert [(a.expert, a.error) for a in result.answers] == [("a", None), ("b", failed[0].error)]
+        assert "100 MiB budget (can never fit" in failed[0].error
 
 
 def test_a_consensus_whose_experts_all_overflow_the_context_is_a_context_length_error():

@@ -115,7 +115,8 @@ def error_reply(exc: BaseException, *, retry_after: int = 5) -> tuple[int, dict,
         mib = 1 << 20
         if exc.retryable:
             return 503, _body(f"Not enough memory to load {exc.model!r} now ({exc.needed // mib} MiB needed, "
-                              f"{exc.available // mib} MiB free); retry after other requests finish.",
+                              f"{exc.available // mib} MiB free of a {exc.budget // mib} MiB budget); "
+                              "retry after other requests finish.",
                               "server_error", None, "memory_budget_exceeded"), {"Retry-After": str(retry_after)}
         return 507, _body(f"Model {exc.model!r} needs {exc.needed // mib} MiB, more than this server's whole "
                           f"memory budget ({exc.budget // mib} MiB); it can never be loaded here.",

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -38,13 +39,15 @@ class ChildServer:
 
     grace = 10.0   # seconds between terminate and kill
 
-    def _start(self, cmd: list[str], log: Path, env: dict, timeout: float, what: str) -> None:
+    def _start(self, cmd: list[str], log: Path, env: dict, timeout: float, what: str,
+               preexec_fn: Callable[[], None] | None = None) -> None:
         """Starts ``cmd`` in a process group of its own (so that what it leaves behind can be
-        found) and returns once its /health answers (fails the test if it never does)."""
+        found) and returns once its /health answers (fails the test if it never does).
+        ``preexec_fn`` runs in the child before it executes ``cmd``."""
         self.log = log
         self._log_file = log.open("w")
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
-                                     process_group=0)
+                                     process_group=0, preexec_fn=preexec_fn)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -73,16 +76,17 @@ class Server(ChildServer):
     """A ``python -m livemind serve`` child process."""
 
     def __init__(self, tmp: Path, config: str, *args: str, launcher: list[str] = ("-m", "livemind"),
-                 env: dict | None = None):
+                 env: dict | None = None, preexec_fn: Callable[[], None] | None = None):
         """``launcher``: what runs the ``livemind`` command (a test script that arms a fault
-        first, say); ``env``: more environment variables."""
+        first, say); ``env``: more environment variables; ``preexec_fn``: run in the child first
+        (to enter a cgroup, say)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         path = tmp / "livemind.toml"
         path.write_text(config)
         env = {**{k: v for k, v in os.environ.items() if k != "LIVEMIND_API_KEY"}, **(env or {})}
         self._start([sys.executable, *launcher, "serve", "--config", str(path), "--port", str(self.port),
-                     "--log-level", "warning", *args], tmp / "server.log", env, 60, "the server")
+                     "--log-level", "warning", *args], tmp / "server.log", env, 60, "the server", preexec_fn)
 
     def stats(self, key: str | None = API_KEY) -> dict:
         headers = {"Authorization": f"Bearer {key}"} if key else {}

@@ -13,8 +13,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -333,14 +331,11 @@ class MemoryCgroup:
                         "(run as root on a machine whose cgroups are writable)")
         self.limit = limit
 
-    def run(self, cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
-        procs = str(self.dir / "cgroup.procs")
-
-        def enter() -> None:   # in the child, before exec: it and all it starts are limited
-            with open(procs, "w") as f:
-                f.write(str(os.getpid()))
-
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=enter)
+    def enter(self) -> None:
+        """Moves the calling process into the cgroup: a ``preexec_fn``, so that a child and all
+        it starts are limited from their first byte."""
+        with open(self.dir / "cgroup.procs", "w") as f:
+            f.write(str(os.getpid()))
 
     def oom_kills(self) -> int:
         text = (self.dir / ("memory.events" if self.version == 2 else "memory.oom_control")).read_text()
@@ -357,6 +352,10 @@ class MemoryCgroup:
 CGROUP_CONFIG = """
 [pool]
 context = 512
+warm = []
+
+[router]
+kind = "first"
 
 [consensus]
 experts = ["general", "writer"]
@@ -364,29 +363,37 @@ synthesizer = "general"
 """
 
 
-@pytest.mark.parametrize("limit_mib", [600, 200])
+@pytest.mark.parametrize("limit_mib", [400, 200])
 def test_a_parallel_consensus_under_a_real_memory_limit_is_never_oom_killed(tmp_path, limit_mib):
-    """SmolLM2 (general) needs ~230 MiB at a 512 context, Gemma-3-270M (writer) ~400 MiB, the
-    process itself ~60 MiB; the governor's budget is 90 % of the limit. Under 600 MiB each model
-    fits but not both: the consensus answers, the governor unloading one model to load the other
-    (or refusing writer while general holds the room: that expert then fails naming the memory).
-    Under 200 MiB neither fits and the answer is MemoryBudgetExceeded naming the budget. Never
-    the kernel's OOM killer."""
-    config = tmp_path / "livemind.toml"
-    config.write_text(CGROUP_CONFIG)
+    """``livemind serve`` inside a memory cgroup, asked for livemind-parallel (general, writer).
+    The governor's budget is 90 % of the limit; at a 512 context SmolLM2 (general) needs ~230 MiB,
+    Gemma-3-270M (writer) ~406 MiB, the server itself ~100 MiB. Under 400 MiB general fits and
+    writer never can: the answer is general's, and its details name only general, with writer's
+    refusal naming the budget. Under 200 MiB neither fits: 507 model_too_large naming the budget.
+    Never the kernel's OOM killer; the server answers /health after, nothing in flight."""
     cg = MemoryCgroup(f"livemind-test-{os.getpid()}-{limit_mib}", limit_mib << 20)
+    srv = None
     try:
-        run = cg.run([sys.executable, "-m", "livemind", "ask", "--config", str(config), "--strategy", "parallel",
-                      "--max-tokens", "12", "--temperature", "0", "Name a colour."], timeout=300)
-        said = f"exit {run.returncode}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr[-3000:]}"
-        assert run.returncode != -signal.SIGKILL and cg.oom_kills() == 0, said
-        refusal = rf"needs \d+ MiB; \d+ MiB free of a {limit_mib * 9 // 10} MiB budget"
-        if limit_mib == 600:
-            assert run.returncode == 0 and run.stdout.strip(), said
-            assert "[general," in run.stderr, said                      # general answered
-            assert "[writer," in run.stderr or re.search(r"\[writer failed\] " + refusal, run.stderr), said
+        srv = Server(tmp_path, CGROUP_CONFIG, "--api-key", API_KEY, preexec_fn=cg.enter)
+        r = chat(srv, {"model": "livemind-parallel", "messages": [{"role": "user", "content": "Name a colour."}],
+                       "max_tokens": 12, "temperature": 0}, timeout=300)
+        said = f"{r.status_code} {r.text}\nserver log:\n{srv.log.read_text()[-3000:]}"
+        assert srv.proc.poll() is None and cg.oom_kills() == 0, said
+        budget = limit_mib * 9 // 10
+        if limit_mib == 400:
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"], said
+            assert r.json()["livemind"]["experts"] == ["general"], said
+            general, writer = r.json()["choices"][0]["livemind"]["answers"]
+            assert general["expert"] == "general" and "error" not in general and general["text"], said
+            assert writer["expert"] == "writer" and re.search(
+                rf"needs \d+ MiB; \d+ MiB free of a {budget} MiB budget \(can never fit", writer["error"]), said
         else:
-            assert run.returncode == 1, said
-            assert re.search(r"livemind ask: .*" + refusal + r" \(can never fit", run.stderr), said
+            assert r.status_code == 507 and r.json()["error"]["code"] == "model_too_large", said
+            assert f"whole memory budget ({budget} MiB)" in r.json()["error"]["message"], said
+            assert r.headers["x-should-retry"] == "false", said
+        assert httpx.get(srv.url + "/health", timeout=5).json() == {"status": "ok"}
+        assert all_idle(wait_idle(srv)), said
     finally:
+        if srv is not None:
+            srv.stop()
         cg.close()
