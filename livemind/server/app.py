@@ -234,8 +234,7 @@ def create_app(mind_or_config=None, *, config: LiveMindConfig | None = None) -> 
         """A chat completion, whole or streamed (``"stream": true``), OpenAI's way."""
         refusal = service.drain.refusal()
         if refusal is None and counters.in_flight >= limits.max_concurrent_requests:
-            refusal = Overloaded("the server's queue of concurrent requests", limits.max_concurrent_requests,
-                                 retry_after=limits.retry_after)
+            refusal = Overloaded("the server's queue of concurrent requests", limits.max_concurrent_requests)
         if refusal is not None:
             counters.finished("unknown", 503)
             raise refusal

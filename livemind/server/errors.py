@@ -21,6 +21,7 @@ Messages never echo what the user sent: they name the parameter and the rule, no
 | memory short now (retryable)                   | 503    | memory_budget_exceeded (+ Retry-After) |
 | a bounded queue is full: the server's concurrent requests, the pool's or a model's waiters (retryable) | 503 | overloaded (+ Retry-After) |
 | the server is shutting down (retryable)        | 503    | shutting_down (+ Retry-After) |
+| the request was cancelled as the server stops (retryable) | 503 | cancelled (+ Retry-After) |
 | the request ran past its timeout               | 504    | timeout                 |
 | model can never fit the budget                 | 507    | model_too_large (+ x-should-retry: false) |
 """
@@ -102,7 +103,8 @@ def _body(message: str, type_: str, param: str | None = None, code: str | None =
 
 
 def error_reply(exc: BaseException, *, retry_after: int = 5) -> tuple[int, dict, dict[str, str]]:
-    """``(status, body, headers)`` for ``exc``."""
+    """``(status, body, headers)`` for ``exc``. ``retry_after`` (the server's ``[server.limits]
+    retry_after``) is the Retry-After of every retryable 503."""
     if isinstance(exc, APIError):
         return exc.status, _body(exc.message, exc.type, exc.param, exc.code), dict(exc.headers)
     if isinstance(exc, UnknownExpert):
@@ -128,13 +130,12 @@ def error_reply(exc: BaseException, *, retry_after: int = 5) -> tuple[int, dict,
         log.warning("backend %s failed: %s", exc.backend, exc.reason)   # its text may quote the request
         return 502, _body(f"The model failed while answering ({exc.backend}); the server log has the details.",
                           "server_error", None, "backend_error"), headers
-    if isinstance(exc, Overloaded):
-        wait = max(1, int(round(exc.retry_after)))
-        return 503, _body(f"The server is busy: {exc.what} is full (limit {exc.limit}); retry in {wait} s.",
-                          "server_error", None, "overloaded"), {"Retry-After": str(wait)}
+    if isinstance(exc, Overloaded):   # whichever queue it was, the server's configured wait
+        return 503, _body(f"The server is busy: {exc.what} is full (limit {exc.limit}); retry in {retry_after} s.",
+                          "server_error", None, "overloaded"), {"Retry-After": str(retry_after)}
     if isinstance(exc, Cancelled):
         return 503, _body("The request was cancelled (the server is shutting down).", "server_error", None,
-                          "cancelled"), {}
+                          "cancelled"), {"Retry-After": str(retry_after)}
     if isinstance(exc, ValueError):   # the engine refused a parameter; its text may quote the value
         log.info("request refused: %s", exc)
         return 400, _body("A parameter is out of the range this model accepts.", "invalid_request_error"), {}

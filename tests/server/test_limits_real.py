@@ -1,11 +1,13 @@
 """The server's bounds through a real ``livemind serve`` on SmolLM2: a keep-alive connection stays
 usable after a body nested 20 000 deep; a request past its timeout is cancelled (504, or an error
 frame once streaming) and leaves nothing in flight; past the concurrency limit a request gets 503
-overloaded + Retry-After; fields are range-checked and strictly typed. One check runs uvicorn in
-this process over a FakeBackend team whose router has a bug: its 500 keeps the connection too."""
+overloaded + Retry-After, and past a model's waiting queue too, with the configured Retry-After;
+fields are range-checked and strictly typed. One check runs uvicorn in this process over a
+FakeBackend team whose router has a bug: its 500 keeps the connection too."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -121,6 +123,51 @@ def test_past_the_concurrency_limit_a_request_is_503_with_retry_after(limited):
     after = httpx.post(limited.url + "/v1/chat/completions", timeout=30,
                        json={"model": "general", "messages": Q, "max_tokens": 2})
     assert after.status_code == 200
+
+
+QUEUED = """
+[pool]
+context = 512
+warm = ["writer"]
+max_waiting = 1
+
+[server.limits]
+retry_after = 3
+"""
+
+
+def test_past_a_models_waiting_queue_a_request_is_503_with_the_configured_retry_after(tmp_path):
+    """The writer's 8 KV slots hold 8 streams and its queue (max_waiting = 1) one more request;
+    the next one, whole or streamed, is refused before any work: 503 overloaded with the
+    Retry-After configured (3 s, not the default 5). Once the streams go, the queued request is
+    answered and nothing is left in flight."""
+    srv = Server(tmp_path, QUEUED)
+    body = {"model": "writer", "messages": LONG, "max_tokens": 400, "temperature": 0}
+    post = lambda b: httpx.post(srv.url + "/v1/chat/completions", json=b, timeout=120)   # noqa: E731
+    queued: list[httpx.Response] = []
+    try:
+        with contextlib.ExitStack() as streams:
+            for _ in range(8):   # one at a time: each has its slot (its first token) before the next
+                r = streams.enter_context(httpx.stream("POST", srv.url + "/v1/chat/completions",
+                                                       json={**body, "stream": True}, timeout=120))
+                assert r.status_code == 200
+            waiter = threading.Thread(target=lambda: queued.append(post({**body, "max_tokens": 4})))
+            waiter.start()
+            deadline = time.monotonic() + 30
+            while sum(m["generating"] for m in srv.stats(None)["pool"]["models"].values()) < 9:
+                assert time.monotonic() < deadline and not queued, queued
+                time.sleep(0.05)
+            for refused in (post(body), post({**body, "stream": True})):
+                assert refused.status_code == 503, refused.text
+                assert refused.json()["error"]["code"] == "overloaded", refused.text
+                assert refused.headers["retry-after"] == "3"
+        waiter.join(120)
+        assert queued[0].status_code == 200 and queued[0].json()["choices"][0]["message"]["content"], queued
+        stats = wait_idle(srv)
+        assert stats["server"]["in_flight"] == 0, stats
+        assert all(m["in_flight"] == m["generating"] == 0 for m in stats["pool"]["models"].values()), stats
+    finally:
+        srv.stop()
 
 
 def test_an_unexpected_error_is_a_500_in_openai_shape_and_the_connection_stays_usable():
