@@ -145,18 +145,19 @@ lmk_status lmk_qmatmul(lmk_qfmt fmt, const float *a, const void *w, float *c,
 lmk_status lmk_qmatmul_ref(lmk_qfmt fmt, const float *a, const void *w, float *c,
                            int64_t M, int64_t N, int64_t K);
 
-/* Row-interleaved weights, "x16" (quant_x16.c). The rows of a Q4_0, Q4_1, Q5_0 or Q8_0 matrix
- * regrouped 16 at a time: for each group and block, the 16 rows' scales side by side, then their
+/* Row-interleaved weights, "x16" (quant_x16.c). The rows of a Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K
+ * or Q6_K matrix regrouped 16 at a time: for each group and block, the 16 rows' scales side by
+ * side, then their
  * values four bytes per row, so one 512-bit vector holds the same four values of 16 rows. A dot
  * kernel then yields 16 outputs per vector: every scale multiply, conversion and accumulation
  * serves 16 rows at once, and an activation's four bytes are one broadcast. Same size as the
  * file's layout, built once at load; N (the rows) must be a multiple of 16. lmk_qx16_native
  * says whether the active ISA has a fast kernel for it (elsewhere a scalar one still runs). */
-int lmk_qx16_supported(lmk_qfmt fmt);  /* 1 for Q4_0, Q4_1, Q5_0, Q8_0 */
+int lmk_qx16_supported(lmk_qfmt fmt);  /* 1 for Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K */
 int lmk_qx16_native(lmk_qfmt fmt);     /* 1 when repacking pays on the active ISA */
 lmk_status lmk_qrepack_x16(lmk_qfmt fmt, const void *w, void *x, int64_t N, int64_t K);
 lmk_status lmk_qunpack_x16(lmk_qfmt fmt, const void *x, void *w, int64_t N, int64_t K);
-/* Row `row` of an x16 matrix (N, K) back in the file's layout (K / 32 blocks): how a tied
+/* Row `row` of an x16 matrix (N, K) back in the file's layout (its K / 32 or K / 256 blocks): how a tied
  * embedding is looked up in the one copy that also serves as the output projection. */
 lmk_status lmk_qrow_x16(lmk_qfmt fmt, const void *x, int64_t N, int64_t K, int64_t row, void *w_row);
 /* lmk_qmatmul with the weights in x16 layout. */

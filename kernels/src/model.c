@@ -18,7 +18,8 @@
 static int tensor_ok(const lmk_tensor *t, int64_t rows, int64_t cols, int optional, int f32_only) {
     if (!t->data) return optional;
     if (t->rows != rows || t->cols != cols) return 0;
-    if (t->layout == LMK_LAYOUT_X16) return !f32_only && lmk_qx16_supported(t->type) && rows % 16 == 0 && cols % 32 == 0;
+    if (t->layout == LMK_LAYOUT_X16)
+        return !f32_only && lmk_qx16_supported(t->type) && rows % 16 == 0 && cols % lmk_qblock_elems((lmk_qfmt)t->type) == 0;
     if (t->layout != LMK_LAYOUT_ROWS) return 0;
     if (t->type == LMK_TYPE_F32) return 1;
     if (f32_only) return 0;

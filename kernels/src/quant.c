@@ -575,18 +575,6 @@ LMK_QTILE_FROM_DOT(tile_q5_0, dot_q5_0)
 LMK_QTILE_FROM_DOT(tile_q4_k, dot_q4_k)
 LMK_QTILE_FROM_DOT(tile_q6_k, dot_q6_k)
 
-float lmk_qdot_generic(lmk_qfmt fmt, const void *w, const void *a, int64_t nb) {
-    switch ((int)fmt) {
-    case LMK_Q8_0: return dot_q8_0(w, a, nb);
-    case LMK_Q4_0: return dot_q4_0(w, a, nb);
-    case LMK_Q4_1: return dot_q4_1(w, a, nb);
-    case LMK_Q5_0: return dot_q5_0(w, a, nb);
-    case LMK_Q4_K: return dot_q4_k(w, a, nb);
-    case LMK_Q6_K: return dot_q6_k(w, a, nb);
-    }
-    return 0.0f;
-}
-
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
     k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);

@@ -76,10 +76,9 @@ typedef struct {
 lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M,
                             int64_t N, int64_t K, lmk_qkernels k);
 
-/* The generic dot of one format (the scalar ISA's kernel), for layouts built on it. */
-float lmk_qdot_generic(lmk_qfmt fmt, const void *w, const void *a, int64_t nb);
-/* The AVX-512 activation quantizer (writes what the generic one writes), for other x86 tables. */
+/* The AVX-512 activation quantizers (write what the generic ones write), for other x86 tables. */
 void lmk_act_q8_avx512(const float *x, void *y, int64_t nb);
+void lmk_act_q8k_avx512(const float *x, void *y, int64_t nb);
 
 /* x16 (lmk.h): per group of 16 rows and block, the rows' f16 scales (and Q4_1's mins), then the
  * values: qs[k][r] holds values 4k..4k+3 of row r (Q8_0, k < 8: as unsigned w + 128), or for the
@@ -93,18 +92,54 @@ typedef struct { uint16_t d[16]; uint8_t qs[4][16][4]; uint64_t qh[8]; } x16_q5_
 typedef char lmk_assert_x16[sizeof(x16_q8_0) == 16 * 34 && sizeof(x16_q4_0) == 16 * 18 &&
                             sizeof(x16_q4_1) == 16 * 20 && sizeof(x16_q5_0) == 16 * 22 ? 1 : -1];
 
+/* The K-quants' x16 blocks, 16 rows of one super-block each, the same bytes as the file's:
+ *   Q4_K / Q5_K: the rows' d and dmin; the six-bit scales sc[j] and mins mn[j] (sub-block j of 32
+ *     values) as their low nibbles, sl[j][r] = sc[j] | sc[j + 4] << 4 (ml the same for mn), and
+ *     their top two bits in one word per row, byte j of sh[r] = hi(sc[j + 4]) | hi(mn[j + 4]) << 2
+ *     | hi(sc[j]) << 4 | hi(mn[j]) << 6; then qs[c][g][r] = row r's qs[32c + 4g .. + 4] (low
+ *     nibbles: values 64c + 4g.., sub-block 2c; high: 64c + 32 + 4g.., sub-block 2c + 1); Q5_K's
+ *     qh[g][r] = row r's qh[4g .. + 4] (bit j: the fifth bit of sub-block j's value 4g + i).
+ *   Q6_K: the rows' d; sc[j][r] the scale of group j (16 values); ql[n][h][g][r] = row r's
+ *     ql[64n + 32h + 4g .. + 4] and qh[n][g][r] = its qh[32n + 4g .. + 4] (n: the half of 128). */
+typedef struct {
+    uint16_t d[16], dmin[16];
+    uint8_t sl[4][16], ml[4][16];
+    uint32_t sh[16];
+    uint8_t qs[4][8][16][4];
+} x16_q4_k;                                                                                 /* 2304 B */
+typedef struct {
+    uint16_t d[16], dmin[16];
+    uint8_t sl[4][16], ml[4][16];
+    uint32_t sh[16];
+    uint8_t qh[8][16][4];
+    uint8_t qs[4][8][16][4];
+} x16_q5_k;                                                                                 /* 2816 B */
+typedef struct {
+    uint16_t d[16];
+    int8_t sc[16][16];
+    uint8_t ql[2][2][8][16][4];
+    uint8_t qh[2][8][16][4];
+} x16_q6_k;                                                                                 /* 3360 B */
+typedef char lmk_assert_x16k[sizeof(x16_q4_k) == 16 * 144 && sizeof(x16_q5_k) == 16 * 176 &&
+                             sizeof(x16_q6_k) == 16 * 210 ? 1 : -1];
+
 /* The activations as the x16 tiles read them (a prep layout): the block's bytes, its scale, and
  * its constant term ready to use: off = -128·Σa (Q8_0), -8·Σa (Q4_0), -16·Σa (Q5_0); sd = d·Σa
- * (Q4_1). */
+ * (Q4_1). The K-quants': the super-block's bytes and scale, and bs: Q4_K / Q5_K the sums of the
+ * eight sub-blocks of 32 as i16 pairs (bs[p] = Σ_{2p} | Σ_{2p+1} << 16, for the mins), Q6_K
+ * -32 · Σ of each group of 16 (its offset). */
 typedef struct { int8_t qs[QK]; float d, sd; int32_t off, pad; } act_x16;                 /* 48 B */
+typedef struct { int8_t qs[QK_K]; int32_t bs[16]; float d; int32_t pad[15]; } act_x16k;   /* 384 B */
 
 /* The x16 tables, taken where lmk_qx16_native: AVX-512 VNNI (arch/x86/quant_x16_avx512.c) and
  * AArch64 dotprod (arch/arm/quant_x16_neon.c; lmk_cpu_dotprod asks the kernel's HWCAP). */
 lmk_qkernels lmk_qkernels_x16_avx512vnni(lmk_qfmt fmt);
 lmk_qkernels lmk_qkernels_x16_neondot(lmk_qfmt fmt);
 int lmk_cpu_dotprod(void);
-/* The prep hook that builds act_x16 for fmt (shared by every x16 table). */
+/* The prep hook that builds act_x16 / act_x16k for fmt (shared by every x16 table), and its
+ * bytes per block. */
 lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt);
+int64_t lmk_qx16_prep_bytes(lmk_qfmt fmt);
 
 /* An ISA's tile for fmt, from its tiles by format (NULL: the ISA has none for it), so that every
  * kernel table is one call. */

@@ -7,23 +7,69 @@
 #include "quant_internal.h"
 
 int lmk_qx16_supported(lmk_qfmt fmt) {
-    return fmt == LMK_Q8_0 || fmt == LMK_Q4_0 || fmt == LMK_Q4_1 || fmt == LMK_Q5_0;
+    return fmt == LMK_Q8_0 || fmt == LMK_Q4_0 || fmt == LMK_Q4_1 || fmt == LMK_Q5_0 || fmt == LMK_Q4_K ||
+           fmt == LMK_Q5_K || fmt == LMK_Q6_K;
+}
+
+/* The active ISA's x16 table for fmt, or NULL where it has none (the generic tile runs). */
+static const lmk_qkernels *native_table(lmk_qfmt fmt, lmk_qkernels *k) {
+    if (!lmk_qx16_supported(fmt)) return NULL;
+#if LMK_X86
+    if (lmk_isa_active() != LMK_ISA_AVX512 || !lmk_cpu_avx512vnni()) return NULL;
+    *k = lmk_qkernels_x16_avx512vnni(fmt);
+#elif LMK_ARM
+    if (lmk_isa_active() != LMK_ISA_NEON || !lmk_cpu_dotprod()) return NULL;
+    *k = lmk_qkernels_x16_neondot(fmt);
+#else
+    return NULL;
+#endif
+    return k->tile ? k : NULL;
 }
 
 int lmk_qx16_native(lmk_qfmt fmt) {
-#if LMK_X86
-    return lmk_qx16_supported(fmt) && lmk_isa_active() == LMK_ISA_AVX512 && lmk_cpu_avx512vnni();
-#elif LMK_ARM
-    return lmk_qx16_supported(fmt) && lmk_isa_active() == LMK_ISA_NEON && lmk_cpu_dotprod();
-#else
-    (void)fmt;
-    return 0;
-#endif
+    lmk_qkernels k;
+    return native_table(fmt, &k) != NULL;
+}
+
+/* ---------------------------------------------------------------- the K-quants' scales */
+
+/* Q4_K / Q5_K: a row's 12 file bytes ↔ its place in sl, ml, sh (quant_internal.h). */
+static void x16_k_scales(uint8_t sl[4][16], uint8_t ml[4][16], uint32_t sh[16], uint8_t *file, int r, int to_file) {
+    uint8_t sc[8], mn[8];
+    if (!to_file) {
+        lmk_q4k_scales(file, sc, mn);
+        uint32_t hi = 0;
+        for (int j = 0; j < 4; j++) {
+            sl[j][r] = (uint8_t)((sc[j] & 15) | (sc[j + 4] & 15) << 4);
+            ml[j][r] = (uint8_t)((mn[j] & 15) | (mn[j + 4] & 15) << 4);
+            hi |= (uint32_t)((sc[j + 4] >> 4) | (mn[j + 4] >> 4) << 2 | (sc[j] >> 4) << 4 | (mn[j] >> 4) << 6) << (8 * j);
+        }
+        sh[r] = hi;
+        return;
+    }
+    for (int j = 0; j < 4; j++) {
+        const uint32_t hi = sh[r] >> (8 * j);
+        sc[j] = (uint8_t)((sl[j][r] & 15) | ((hi >> 4) & 3) << 4);
+        mn[j] = (uint8_t)((ml[j][r] & 15) | ((hi >> 6) & 3) << 4);
+        sc[j + 4] = (uint8_t)((sl[j][r] >> 4) | (hi & 3) << 4);
+        mn[j + 4] = (uint8_t)((ml[j][r] >> 4) | ((hi >> 2) & 3) << 4);
+    }
+    for (int j = 0; j < 4; j++) {  /* the file's packing (lmk_q4k_scales, inverted) */
+        file[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+        file[j + 4] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
+        file[j + 8] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+    }
 }
 
 /* ---------------------------------------------------------------- one block of 16 rows */
 
-/* row r's block (file layout, at blk) → its place in the x16 block X, or back (to_file) */
+/* row r's block (file layout, at blk) → its place in the x16 block X, or back (to_file).
+ * GCC's -Wstringop-overflow mixes up the formats' structs once the generic tile below inlines
+ * this into one buffer for every format (a false positive: each case stays in its struct). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 static void x16_block(lmk_qfmt fmt, uint8_t *X, uint8_t *blk, int r, int to_file) {
 #define MOVE(x16_field, file_field, n)                                                          \
     do {                                                                                       \
@@ -77,12 +123,49 @@ static void x16_block(lmk_qfmt fmt, uint8_t *X, uint8_t *blk, int r, int to_file
         }
         break;
     }
+    case LMK_Q4_K: {
+        x16_q4_k *x = (x16_q4_k *)X;
+        blk_q4_k *b = (blk_q4_k *)blk;
+        MOVE(&x->d[r], &b->d, 2);
+        MOVE(&x->dmin[r], &b->dmin, 2);
+        x16_k_scales(x->sl, x->ml, x->sh, b->scales, r, to_file);
+        for (int c = 0; c < 4; c++)
+            for (int g = 0; g < 8; g++) MOVE(x->qs[c][g][r], b->qs + 32 * c + 4 * g, 4);
+        break;
+    }
+    case LMK_Q5_K: {
+        x16_q5_k *x = (x16_q5_k *)X;
+        blk_q5_k *b = (blk_q5_k *)blk;
+        MOVE(&x->d[r], &b->d, 2);
+        MOVE(&x->dmin[r], &b->dmin, 2);
+        x16_k_scales(x->sl, x->ml, x->sh, b->scales, r, to_file);
+        for (int g = 0; g < 8; g++) MOVE(x->qh[g][r], b->qh + 4 * g, 4);
+        for (int c = 0; c < 4; c++)
+            for (int g = 0; g < 8; g++) MOVE(x->qs[c][g][r], b->qs + 32 * c + 4 * g, 4);
+        break;
+    }
+    case LMK_Q6_K: {
+        x16_q6_k *x = (x16_q6_k *)X;
+        blk_q6_k *b = (blk_q6_k *)blk;
+        MOVE(&x->d[r], &b->d, 2);
+        for (int j = 0; j < 16; j++) MOVE(&x->sc[j][r], &b->scales[j], 1);
+        for (int n = 0; n < 2; n++)
+            for (int g = 0; g < 8; g++) {
+                for (int h = 0; h < 2; h++) MOVE(x->ql[n][h][g][r], b->ql + 64 * n + 32 * h + 4 * g, 4);
+                MOVE(x->qh[n][g][r], b->qh + 32 * n + 4 * g, 4);
+            }
+        break;
+    }
     }
 #undef MOVE
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 static lmk_status x16_args(lmk_qfmt fmt, const void *src, const void *dst, int64_t N, int64_t K) {
-    if (!lmk_qx16_supported(fmt) || N < 0 || K < 0 || N % 16 || K % QK || !lmk_dims_ok(N, K)) return LMK_ERR_ARG;
+    if (!lmk_qx16_supported(fmt) || N < 0 || K < 0 || N % 16 || K % lmk_qblock_elems(fmt) || !lmk_dims_ok(N, K))
+        return LMK_ERR_ARG;
     return N && K && (!src || !dst) ? LMK_ERR_ARG : LMK_OK;
 }
 
@@ -93,7 +176,7 @@ static lmk_status x16_args(lmk_qfmt fmt, const void *src, const void *dst, int64
 lmk_status lmk_qrepack_x16(lmk_qfmt fmt, const void *w, void *x, int64_t N, int64_t K) {
     lmk_status s = x16_args(fmt, w, x, N, K);
     if (s != LMK_OK) return s;
-    const int64_t nb = K / QK, bb = lmk_qblock_bytes(fmt);
+    const int64_t nb = K / lmk_qblock_elems(fmt), bb = lmk_qblock_bytes(fmt);
     uint8_t *X = x, *W = (uint8_t *)(uintptr_t)w;  /* W is only read (to_file = 0) */
     memset(x, 0, (size_t)(N * nb * bb));
     for (int64_t g = 0; g < N / 16; g++)
@@ -105,7 +188,7 @@ lmk_status lmk_qrepack_x16(lmk_qfmt fmt, const void *w, void *x, int64_t N, int6
 lmk_status lmk_qunpack_x16(lmk_qfmt fmt, const void *x, void *w, int64_t N, int64_t K) {
     lmk_status s = x16_args(fmt, x, w, N, K);
     if (s != LMK_OK) return s;
-    const int64_t nb = K / QK, bb = lmk_qblock_bytes(fmt);
+    const int64_t nb = K / lmk_qblock_elems(fmt), bb = lmk_qblock_bytes(fmt);
     uint8_t *X = (uint8_t *)(uintptr_t)x, *W = w;  /* X is only read (to_file = 1) */
     for (int64_t g = 0; g < N / 16; g++)
         for (int64_t b = 0; b < nb; b++)
@@ -117,7 +200,7 @@ lmk_status lmk_qrow_x16(lmk_qfmt fmt, const void *x, int64_t N, int64_t K, int64
     lmk_status s = x16_args(fmt, x, w_row, N, K);
     if (s != LMK_OK) return s;
     if (row < 0 || row >= N) return LMK_ERR_ARG;
-    const int64_t nb = K / QK, bb = lmk_qblock_bytes(fmt), g = row / 16;
+    const int64_t nb = K / lmk_qblock_elems(fmt), bb = lmk_qblock_bytes(fmt), g = row / 16;
     uint8_t *X = (uint8_t *)(uintptr_t)x, *W = w_row;
     for (int64_t b = 0; b < nb; b++) x16_block(fmt, X16_BLOCK(X, g, b), FILE_BLOCK(W, 0, b), (int)(row % 16), 1);
     return LMK_OK;
@@ -147,31 +230,63 @@ static void prep_q4_0(const void *act, void *out, int64_t nb) { prep_x16(act, ou
 static void prep_q4_1(const void *act, void *out, int64_t nb) { prep_x16(act, out, nb, 0, 1); }
 static void prep_q5_0(const void *act, void *out, int64_t nb) { prep_x16(act, out, nb, -16, 0); }
 
+/* K-quants: offsets = 1 gives Q6_K's -32 · Σ per group of 16, else the sums of 32 as i16 pairs */
+static void prep_x16k(const void *act, void *out, int64_t nb, int offsets) {
+    const act_q8k *a = act;
+    act_x16k *o = out;
+    const int64_t padded = (nb + QP_GROUP - 1) / QP_GROUP * QP_GROUP;
+    for (int64_t b = 0; b < padded; b++) {
+        memset(&o[b], 0, sizeof o[b]);
+        if (b >= nb) continue;
+        memcpy(o[b].qs, a[b].qs, QK_K);
+        o[b].d = a[b].d;
+        for (int j = 0; j < 16; j++)
+            if (offsets) o[b].bs[j] = -32 * a[b].bsums[j];
+        for (int p = 0; p < 4 && !offsets; p++) {  /* |Σ of 32| <= 32 · 127: an i16 */
+            const int32_t lo = a[b].bsums[4 * p] + a[b].bsums[4 * p + 1], hi = a[b].bsums[4 * p + 2] + a[b].bsums[4 * p + 3];
+            o[b].bs[p] = (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+        }
+    }
+}
+
+static void prep_q4_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, 0); }
+static void prep_q6_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, 1); }
+
 lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt) {
     switch ((int)fmt) {
     case LMK_Q8_0: return prep_q8_0;
     case LMK_Q4_0: return prep_q4_0;
     case LMK_Q4_1: return prep_q4_1;
     case LMK_Q5_0: return prep_q5_0;
+    case LMK_Q4_K:
+    case LMK_Q5_K: return prep_q4_k;
+    case LMK_Q6_K: return prep_q6_k;
     }
     return NULL;
 }
 
+int64_t lmk_qx16_prep_bytes(lmk_qfmt fmt) {
+    return lmk_qblock_elems(fmt) == QK_K ? (int64_t)sizeof(act_x16k) : (int64_t)sizeof(act_x16);
+}
+
 /* ---------------------------------------------------------------- the generic tile */
 
-/* The generic tiles read act_q8 (no prep): each row's block goes back to the file's layout and
- * through the format's generic dot, one block at a time, summed in block order. */
+/* The generic tiles read act_q8 / act_q8k (no prep): each row's block goes back to the file's
+ * layout and through the format's generic dot, one block at a time, summed in block order. */
 static void tile_generic(lmk_qfmt fmt, const uint8_t *w, const uint8_t *a, int64_t as, float *c, int64_t ldc,
                          int nr, int na, int64_t nb) {
     const int64_t bb = lmk_qblock_bytes(fmt);
-    uint8_t blk[sizeof(blk_q8_0)];
+    const int64_t ab = lmk_qblock_elems(fmt) == QK_K ? (int64_t)sizeof(act_q8k) : (int64_t)sizeof(act_q8);
+    const lmk_qtile_fn dot = lmk_qkernels_generic(fmt).tile;  /* one block · one block here */
+    uint8_t blk[sizeof(blk_q6_k)];                             /* the largest block of an x16 format */
     for (int r = 0; r < nr; r++)
         for (int i = 0; i < na; i++) {
-            const act_q8 *A = (const act_q8 *)(a + i * as);
             float s = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
+                float t;
                 x16_block(fmt, (uint8_t *)(uintptr_t)(w + b * 16 * bb), blk, r, 1);
-                s += lmk_qdot_generic(fmt, blk, &A[b], 1);
+                dot(blk, bb, a + i * as + b * ab, ab, &t, 1, 1, 1, 1);
+                s += t;
             }
             c[i * ldc + r] = s;
         }
@@ -187,10 +302,13 @@ X16_GENERIC(tile_q8_0, LMK_Q8_0)
 X16_GENERIC(tile_q4_0, LMK_Q4_0)
 X16_GENERIC(tile_q4_1, LMK_Q4_1)
 X16_GENERIC(tile_q5_0, LMK_Q5_0)
+X16_GENERIC(tile_q4_k, LMK_Q4_K)
+X16_GENERIC(tile_q5_k, LMK_Q5_K)
+X16_GENERIC(tile_q6_k, LMK_Q6_K)
 
 static lmk_qkernels x16_generic(lmk_qfmt fmt) {
     lmk_qkernels k = {NULL, NULL, NULL, 0};
-    k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, NULL, NULL);
+    k.tile = fmt == LMK_Q5_K ? tile_q5_k : lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
     return k;
 }
 
@@ -201,10 +319,7 @@ static lmk_qkernels x16_generic(lmk_qfmt fmt) {
 lmk_status lmk_qmatmul_x16(lmk_qfmt fmt, const float *a, const void *x, float *c, int64_t M, int64_t N,
                            int64_t K) {
     if (!lmk_qx16_supported(fmt) || N % 16) return LMK_ERR_ARG;
-#if LMK_X86
-    if (lmk_qx16_native(fmt)) return lmk_qmatmul_with(fmt, a, x, c, M, N, K, lmk_qkernels_x16_avx512vnni(fmt));
-#elif LMK_ARM
-    if (lmk_qx16_native(fmt)) return lmk_qmatmul_with(fmt, a, x, c, M, N, K, lmk_qkernels_x16_neondot(fmt));
-#endif
-    return lmk_qmatmul_with(fmt, a, x, c, M, N, K, x16_generic(fmt));
+    lmk_qkernels k;
+    const lmk_qkernels *native = native_table(fmt, &k);
+    return lmk_qmatmul_with(fmt, a, x, c, M, N, K, native ? *native : x16_generic(fmt));
 }

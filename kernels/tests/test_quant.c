@@ -274,7 +274,7 @@ static void check_x16(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, int6
           *got = malloc(M * N * sizeof(float)), *one = malloc(N * sizeof(float)), *w = malloc(N * K * sizeof(float));
     uint8_t *q = malloc((size_t)(N * rb)), *x = malloc((size_t)(N * rb)), *back = malloc((size_t)(N * rb));
     fill_normal(a, M * K, 1.0f);
-    fill_random_blocks(fmt, q, N * K / QK);
+    fill_random_blocks(fmt, q, N * K / lmk_qblock_elems(fmt));
     lmk_dequantize_ref(fmt, q, w, N * K);
     double sw = 0, sa = 0;
     for (int64_t i = 0; i < N * K; i++) sw += (double)w[i] * w[i];
@@ -320,21 +320,23 @@ static void check_x16(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, int6
 }
 
 static void test_x16(void) {
-    static const lmk_qfmt fmts[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0};
-    static const char *const names[] = {"q8_0", "q4_0", "q4_1", "q5_0"};
-    for (int f = 0; f < 4; f++) {
-        check_x16(fmts[f], names[f], 1, 16, 32);
-        check_x16(fmts[f], names[f], 7, 48, 5 * 32);   /* tiles of 4 and 3 activation rows */
-        check_x16(fmts[f], names[f], 2, 64, 576);
+    static const lmk_qfmt fmts[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0, LMK_Q4_K, LMK_Q5_K, LMK_Q6_K};
+    static const char *const names[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q5_k", "q6_k"};
+    for (int f = 0; f < 7; f++) {
+        const int64_t be = lmk_qblock_elems(fmts[f]);
+        check_x16(fmts[f], names[f], 1, 16, be);
+        check_x16(fmts[f], names[f], 7, 48, 5 * be);   /* tiles of 4 and 3 activation rows */
+        check_x16(fmts[f], names[f], 2, 64, be == 32 ? 576 : 3 * be);
         expect_true("x16 supported", lmk_qx16_supported(fmts[f]));
     }
-    uint8_t buf[16 * 34] = {0};
-    float a[32] = {0}, c[16];
-    expect_true("x16 rejects: K-quants, N % 16, K % 32, unknown formats",
-                !lmk_qx16_supported(LMK_Q4_K) && !lmk_qx16_native(LMK_Q6_K) &&
-                    lmk_qrepack_x16(LMK_Q4_K, buf, buf, 16, 256) == LMK_ERR_ARG &&
+    uint8_t buf[16 * 210] = {0};
+    float a[256] = {0}, c[16];
+    expect_true("x16 rejects: formats without it, N % 16, K % the block, unknown formats",
+                !lmk_qx16_supported(LMK_Q2_K) && !lmk_qx16_native(LMK_IQ4_XS) &&
+                    lmk_qrepack_x16(LMK_Q3_K, buf, buf, 16, 256) == LMK_ERR_ARG &&
                     lmk_qrepack_x16(LMK_Q8_0, buf, buf, 15, 32) == LMK_ERR_ARG &&
                     lmk_qunpack_x16(LMK_Q8_0, buf, buf, 16, 33) == LMK_ERR_ARG &&
+                    lmk_qrepack_x16(LMK_Q6_K, buf, buf, 16, 32) == LMK_ERR_ARG &&
                     lmk_qmatmul_x16(LMK_Q8_0, a, buf, c, 1, 8, 32) == LMK_ERR_ARG &&
                     lmk_qmatmul_x16((lmk_qfmt)99, a, buf, c, 1, 16, 32) == LMK_ERR_ARG);
 }

@@ -204,13 +204,13 @@ def test_qmatmul_bits_do_not_depend_on_threads_or_tiling(each_isa, rng, fmt):
 
 # ---------------------------------------------------------------- the x16 layout
 
-X16_FORMATS = ["q8_0", "q4_0", "q4_1", "q5_0"]
+X16_FORMATS = ["q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q5_k", "q6_k"]
 
 
 @pytest.mark.parametrize("fmt", X16_FORMATS)
 @pytest.mark.parametrize("n, m, k_blocks", [(16, 1, 1), (48, 3, 5), (64, 7, 18)])
 def test_x16_qmatmul_matches_numpy_and_the_row_layout(each_isa, rng, fmt, n, m, k_blocks):
-    k = k_blocks * 32
+    k = k_blocks * BLOCK[fmt][0]
     q = random_blocks(rng, fmt, n * k_blocks).reshape(n, -1)
     x = K.repack_x16(q, fmt, (n, k))
     assert x.nbytes == q.nbytes and np.array_equal(K.repack_x16(x, fmt, (n, k), inverse=True), q)
@@ -228,7 +228,7 @@ def test_x16_qmatmul_matches_numpy_and_the_row_layout(each_isa, rng, fmt, n, m, 
 
 
 def test_x16_real_tensor(each_isa, real_tensors, rng):
-    for fmt in ("q4_1", "q8_0", "q5_0"):
+    for fmt in ("q4_1", "q8_0", "q5_0", "q4_k", "q6_k"):
         name, data, shape, w = real_tensors[fmt][0]
         x = K.repack_x16(data, fmt, shape)
         a = rng.standard_normal((4, shape[1])).astype(np.float32)
@@ -239,12 +239,12 @@ def test_x16_real_tensor(each_isa, real_tensors, rng):
 
 
 def test_x16_errors(rng):
-    q = K.quantize(rng.standard_normal((16, 256)).astype(np.float32), "q4_k")
-    with pytest.raises(ValueError, match="q4_0, q4_1, q5_0 and q8_0"):
-        K.repack_x16(q, "q4_k", (16, 256))
+    q = random_blocks(rng, "q2_k", 16).reshape(16, -1)
+    with pytest.raises(ValueError, match="q4_0, q4_1, q5_0, q8_0, q4_k, q5_k and q6_k"):
+        K.repack_x16(q, "q2_k", (16, 256))
     q8 = K.quantize(rng.standard_normal((8, 64)).astype(np.float32), "q8_0")
     with pytest.raises(ValueError, match="multiple of 16 rows"):
         K.repack_x16(q8, "q8_0", (8, 64))
     with pytest.raises(ValueError, match="layout"):
         K.qmatmul(np.ones(64, np.float32), q8, "q8_0", (8, 64), layout="columns")
-    assert K.x16_pays("q4_k") is False
+    assert K.x16_pays("q2_k") is False

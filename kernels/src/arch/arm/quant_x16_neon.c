@@ -120,7 +120,7 @@ X16_TILE(tile_q4_1, LMK_Q4_1)
 X16_TILE(tile_q5_0, LMK_Q5_0)
 
 lmk_qkernels lmk_qkernels_x16_neondot(lmk_qfmt fmt) {
-    lmk_qkernels k = {NULL, NULL, lmk_qx16_prep(fmt), sizeof(act_x16)};
+    lmk_qkernels k = {NULL, NULL, lmk_qx16_prep(fmt), lmk_qx16_prep_bytes(fmt)};
     k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, NULL, NULL);
     return k;
 }

@@ -10,3 +10,4 @@ void lmk_dequantize_avx512(lmk_qfmt fmt, const void *q, float *y, int64_t nb) {
 lmk_qkernels lmk_qkernels_avx512(lmk_qfmt fmt) { return qv_kernels(fmt); }
 
 void lmk_act_q8_avx512(const float *x, void *y, int64_t nb) { act_q8_x(x, y, nb); }
+void lmk_act_q8k_avx512(const float *x, void *y, int64_t nb) { act_q8k_x(x, y, nb); }
