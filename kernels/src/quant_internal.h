@@ -122,6 +122,9 @@ typedef struct {
 } x16_q6_k;                                                                                 /* 3360 B */
 typedef char lmk_assert_x16k[sizeof(x16_q4_k) == 16 * 144 && sizeof(x16_q5_k) == 16 * 176 &&
                              sizeof(x16_q6_k) == 16 * 210 ? 1 : -1];
+/* Q5_K's blocks begin as Q4_K's (scales and all), so code on those fields serves both */
+typedef char lmk_assert_q5k_prefix[offsetof(x16_q5_k, qh) == offsetof(x16_q4_k, qs) &&
+                                   offsetof(blk_q5_k, qh) == offsetof(blk_q4_k, qs) ? 1 : -1];
 
 /* The activations as the x16 tiles read them (a prep layout): the block's bytes, its scale, and
  * its constant term ready to use: off = -128·Σa (Q8_0), -8·Σa (Q4_0), -16·Σa (Q5_0); sd = d·Σa

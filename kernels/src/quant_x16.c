@@ -123,25 +123,21 @@ static void x16_block(lmk_qfmt fmt, uint8_t *X, uint8_t *blk, int r, int to_file
         }
         break;
     }
-    case LMK_Q4_K: {
+    case LMK_Q4_K:
+    case LMK_Q5_K: {  /* Q5_K's block and x16 block begin as Q4_K's (quant_internal.h) */
         x16_q4_k *x = (x16_q4_k *)X;
         blk_q4_k *b = (blk_q4_k *)blk;
+        x16_q5_k *x5 = (x16_q5_k *)X;
+        blk_q5_k *b5 = (blk_q5_k *)blk;
+        const int q5 = fmt == LMK_Q5_K;
         MOVE(&x->d[r], &b->d, 2);
         MOVE(&x->dmin[r], &b->dmin, 2);
         x16_k_scales(x->sl, x->ml, x->sh, b->scales, r, to_file);
+        for (int g = 0; g < 8 && q5; g++) MOVE(x5->qh[g][r], b5->qh + 4 * g, 4);
+        uint8_t(*qs)[8][16][4] = q5 ? x5->qs : x->qs;
+        uint8_t *file_qs = q5 ? b5->qs : b->qs;
         for (int c = 0; c < 4; c++)
-            for (int g = 0; g < 8; g++) MOVE(x->qs[c][g][r], b->qs + 32 * c + 4 * g, 4);
-        break;
-    }
-    case LMK_Q5_K: {
-        x16_q5_k *x = (x16_q5_k *)X;
-        blk_q5_k *b = (blk_q5_k *)blk;
-        MOVE(&x->d[r], &b->d, 2);
-        MOVE(&x->dmin[r], &b->dmin, 2);
-        x16_k_scales(x->sl, x->ml, x->sh, b->scales, r, to_file);
-        for (int g = 0; g < 8; g++) MOVE(x->qh[g][r], b->qh + 4 * g, 4);
-        for (int c = 0; c < 4; c++)
-            for (int g = 0; g < 8; g++) MOVE(x->qs[c][g][r], b->qs + 32 * c + 4 * g, 4);
+            for (int g = 0; g < 8; g++) MOVE(qs[c][g][r], file_qs + 32 * c + 4 * g, 4);
         break;
     }
     case LMK_Q6_K: {

@@ -162,7 +162,7 @@ XV_INLINE void xk4_kern(const int q5, const uint8_t *w, const uint8_t *a, int64_
         for (int64_t l = 0; l < bb; l += 64) _mm_prefetch((const char *)(X + 2 * bb + l), _MM_HINT_T0);
         const x16_q4_k *X4 = (const x16_q4_k *)X;
         const x16_q5_k *X5 = (const x16_q5_k *)X;
-        const xk4_scales S = q5 ? xk4_scales_load(X, X5->sl, X5->ml, X5->sh) : xk4_scales_load(X, X4->sl, X4->ml, X4->sh);
+        const xk4_scales S = xk4_scales_load(X, X4->sl, X4->ml, X4->sh);  /* Q5_K's begin the same */
         const uint8_t(*qs)[8][16][4] = q5 ? X5->qs : X4->qs;
         __m512i isum[QT_ACTS];
         for (int i = 0; i < C; i++) isum[i] = _mm512_setzero_si512();
