@@ -9,7 +9,7 @@
     livemind run MODEL "prompt" [--chat] [--kv f16|fp8|f32] [--threads N] [--max-tokens N] ...
     livemind convert MODEL OUT_DIR [--dtype float32|bfloat16|float16] [--force]
     livemind bench kernels [--quick] [--threads N] [--repeats N] [--out DIR]
-    livemind bench engine [--models ...] [--threads 1 2] [--repeats N]
+    livemind bench engine [--models ...] [--threads 1 2] [--repeats N] [--synthetic [--rounds N]]
     livemind bench router | tokenizer | attention-memory
     livemind info
 """
@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(needs the test dependencies: gguf, llama-cpp-python)")
     e.add_argument("--families", nargs="+", help="with --synthetic: the families (default: all)")
     e.add_argument("--types", nargs="+", help="with --synthetic: the weight types on the llama layout (default: all)")
+    e.add_argument("--rounds", type=int, default=2,
+                   help="with --synthetic: rounds per case, alternating which engine goes first (default 2)")
 
     r = sub.add_parser("run", help="stream a completion from one model on the native engine")
     r.add_argument("model", help="a known model name (see `livemind info`) or a GGUF path")
@@ -235,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.synthetic:
             return engine.synthetic_main(families=args.families or engine.FAMILIES, types=args.types or engine.TYPES,
-                                         threads=args.threads[-1], repeats=args.repeats, out=args.out or None)
+                                         threads=args.threads[-1], rounds=args.rounds, repeats=args.repeats,
+                                         out=args.out or None)
         return engine.main(models=args.models, threads=args.threads, repeats=args.repeats, out=args.out or None)
     if args.command == "bench" and args.suite == "router":
         from livemind.bench import router

@@ -145,15 +145,14 @@ lmk_status lmk_qmatmul(lmk_qfmt fmt, const float *a, const void *w, float *c,
 lmk_status lmk_qmatmul_ref(lmk_qfmt fmt, const float *a, const void *w, float *c,
                            int64_t M, int64_t N, int64_t K);
 
-/* Row-interleaved weights, "x16" (quant_x16.c). The rows of a Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K
- * or Q6_K matrix regrouped 16 at a time: for each group and block, the 16 rows' scales side by
- * side, then their
- * values four bytes per row, so one 512-bit vector holds the same four values of 16 rows. A dot
+/* Row-interleaved weights, "x16" (quant_x16.c). The rows of a Q4_0, Q4_1, Q5_0, Q8_0, IQ4_NL,
+ * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K or IQ4_XS matrix regrouped 16 at a time: for each group and block, the 16
+ * rows' scales side by side, then their values four bytes per row, so one 512-bit vector holds the same four values of 16 rows. A dot
  * kernel then yields 16 outputs per vector: every scale multiply, conversion and accumulation
  * serves 16 rows at once, and an activation's four bytes are one broadcast. Same size as the
  * file's layout, built once at load; N (the rows) must be a multiple of 16. lmk_qx16_native
  * says whether the active ISA has a fast kernel for it (elsewhere a scalar one still runs). */
-int lmk_qx16_supported(lmk_qfmt fmt);  /* 1 for Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K */
+int lmk_qx16_supported(lmk_qfmt fmt);  /* 1 for every format but Q5_1 */
 int lmk_qx16_native(lmk_qfmt fmt);     /* 1 when repacking pays on the active ISA */
 lmk_status lmk_qrepack_x16(lmk_qfmt fmt, const void *w, void *x, int64_t N, int64_t K);
 lmk_status lmk_qunpack_x16(lmk_qfmt fmt, const void *x, void *w, int64_t N, int64_t K);
@@ -163,6 +162,15 @@ lmk_status lmk_qrow_x16(lmk_qfmt fmt, const void *x, int64_t N, int64_t K, int64
 /* lmk_qmatmul with the weights in x16 layout. */
 lmk_status lmk_qmatmul_x16(lmk_qfmt fmt, const float *a, const void *x, float *c,
                            int64_t M, int64_t N, int64_t K);
+/* Up to LMK_QMATMUL_MANY matrices of one format against the same activations in one call:
+ * c[i] (M, N[i]) = a (M, K) · w[i] (N[i], K)ᵀ, each output bit for bit what lmk_qmatmul (or
+ * _x16) gives alone. a is quantized once and the threads share every matrix's rows, so a
+ * decode step's q, k and v (or gate and up) take one wake-up of the pool instead of three. */
+#define LMK_QMATMUL_MANY 4
+lmk_status lmk_qmatmul_many(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *w,
+                            float *const *c, const int64_t *N);
+lmk_status lmk_qmatmul_x16_many(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *x,
+                                float *const *c, const int64_t *N);
 
 /* ---------------------------------------------------------------- normalisation (norm.c) */
 
@@ -254,6 +262,10 @@ lmk_status lmk_attention(const float *q, const void *k, const void *v, float *ou
                          const lmk_attn_params *p);
 lmk_status lmk_attention_ref(const float *q, const void *k, const void *v, float *out,
                              const lmk_attn_params *p);
+/* The scratch lmk_attention takes for any call of up to T queries of these heads (whatever its
+ * keys, window and thread cap), at the current thread count: part of a model step's workspace
+ * (lmk_model_workspace_bytes); -1 for heads it refuses. */
+int64_t lmk_attention_tmp_bytes(int64_t T, int64_t H, int64_t Hkv, int64_t D, lmk_kv_dtype kv_dtype);
 
 #ifdef __cplusplus
 }

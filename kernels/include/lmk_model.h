@@ -100,12 +100,25 @@ typedef struct {
  * the shape above, types the step supports. */
 lmk_status lmk_model_check(const lmk_model *m);
 
-/* Bytes of workspace lmk_model_forward needs for batches of up to max_tokens tokens. */
+/* Bytes of workspace for batches of up to max_tokens tokens: the step's buffers, then room for
+ * every temporary its kernels take, at the current thread count (lmk_threads_get). A step in a
+ * workspace this size allocates nothing. */
 int64_t lmk_model_workspace_bytes(const lmk_model *m, int32_t max_tokens);
 
+/* The least workspace a batch of max_tokens tokens runs in: the buffers alone. Temporaries that
+ * the rest cannot hold (a smaller workspace, or more threads since it was sized) come from the
+ * heap, each counted by lmk_heap_temporaries. */
+int64_t lmk_model_buffers_bytes(const lmk_model *m, int32_t max_tokens);
+int64_t lmk_heap_temporaries(void);   /* since the process started */
+
+/* The room the step's kernels take for one projection y (T, rows) = x (T, cols) · wᵀ with a
+ * weight of this type and layout; -1 for one the step does not run. With lmk_attention_tmp_bytes
+ * it lets a caller size the workspace before the weights exist (the engine's memory plan). */
+int64_t lmk_linear_tmp_bytes(int32_t type, int32_t layout, int64_t T, int64_t rows, int64_t cols);
+
 /* Runs the batch; writes K/V of its tokens into the cache and the wanted logits into
- * logits (n_wanted, n_vocab). workspace: lmk_model_workspace_bytes(m, b->n_tokens) bytes,
- * 64-byte aligned. */
+ * logits (n_wanted, n_vocab). workspace: at least lmk_model_buffers_bytes(m, b->n_tokens) bytes
+ * (lmk_model_workspace_bytes for no allocation), 64-byte aligned. */
 lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const lmk_batch *b,
                              float *logits, void *workspace, int64_t workspace_bytes);
 

@@ -170,6 +170,38 @@ static PyObject *py_model_workspace_bytes(PyObject *self, PyObject *args) {
     return PyLong_FromLongLong(lmk_model_workspace_bytes(&box->model, max_tokens));
 }
 
+static PyObject *py_model_buffers_bytes(PyObject *self, PyObject *args) {
+    PyObject *cap;
+    int max_tokens;
+    if (!PyArg_ParseTuple(args, "Oi", &cap, &max_tokens)) return NULL;
+    model_box *box = get_box(cap);
+    if (!box) return NULL;
+    return PyLong_FromLongLong(lmk_model_buffers_bytes(&box->model, max_tokens));
+}
+
+static PyObject *py_linear_tmp_bytes(PyObject *self, PyObject *args) {
+    int type, layout;
+    long long T, rows, cols;
+    if (!PyArg_ParseTuple(args, "iiLLL", &type, &layout, &T, &rows, &cols)) return NULL;
+    const int64_t n = lmk_linear_tmp_bytes(type, layout, T, rows, cols);
+    if (n < 0) return lmk_py_status(LMK_ERR_ARG, "linear_tmp_bytes");
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *py_attention_tmp_bytes(PyObject *self, PyObject *args) {
+    long long T, H, Hkv, D;
+    int kv_dtype;
+    if (!PyArg_ParseTuple(args, "LLLLi", &T, &H, &Hkv, &D, &kv_dtype)) return NULL;
+    if (kv_dtype < LMK_KV_F32 || kv_dtype > LMK_KV_FP8) return lmk_py_status(LMK_ERR_ARG, "attention_tmp_bytes");
+    const int64_t n = lmk_attention_tmp_bytes(T, H, Hkv, D, (lmk_kv_dtype)kv_dtype);
+    if (n < 0) return lmk_py_status(LMK_ERR_ARG, "attention_tmp_bytes");
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *py_heap_temporaries(PyObject *self, PyObject *args) {
+    return PyLong_FromLongLong(lmk_heap_temporaries());
+}
+
 /* model_forward(model, k_layers, v_layers, kv_dtype, n_ctx, n_seq, tokens, pos, seq, want|None,
  *               logits, workspace) */
 static PyObject *py_model_forward(PyObject *self, PyObject *args) {
@@ -218,7 +250,7 @@ static PyObject *py_model_forward(PyObject *self, PyObject *args) {
     for (int64_t i = 0; i < T; i++)
         n_out += want_o != Py_None ? ((const int8_t *)want->buf)[i] != 0 : (i == T - 1 || seqs[i + 1] != seqs[i]);
     if (!lmk_py_buffer(logits_o, lg, 1, (Py_ssize_t)(n_out * m->n_vocab * 4), "logits") ||
-        !lmk_py_buffer(ws_o, ws, 1, (Py_ssize_t)lmk_model_workspace_bytes(m, (int32_t)T), "workspace"))
+        !lmk_py_buffer(ws_o, ws, 1, (Py_ssize_t)lmk_model_buffers_bytes(m, (int32_t)T), "workspace"))
         goto done;
 
     lmk_kv_cache kv = {(lmk_kv_dtype)kv_dtype, n_ctx, n_seq, kp, kp + L};
@@ -237,7 +269,14 @@ done:
 
 PyMethodDef lmk_py_model_methods[] = {
     {"model_new", py_model_new, METH_VARARGS, "Describe a model: (hparams, [(rope_theta, window[, rope_freq_scale])], tensors) -> capsule."},
-    {"model_workspace_bytes", py_model_workspace_bytes, METH_VARARGS, "Workspace bytes for a batch size."},
+    {"model_workspace_bytes", py_model_workspace_bytes, METH_VARARGS,
+     "Workspace bytes for batches of up to this many tokens: buffers and every temporary."},
+    {"model_buffers_bytes", py_model_buffers_bytes, METH_VARARGS, "The least workspace a batch runs in (buffers alone)."},
+    {"linear_tmp_bytes", py_linear_tmp_bytes, METH_VARARGS,
+     "linear_tmp_bytes(type, layout, T, rows, cols): scratch one projection of the step takes."},
+    {"attention_tmp_bytes", py_attention_tmp_bytes, METH_VARARGS,
+     "attention_tmp_bytes(T, H, Hkv, D, kv_dtype): scratch attention takes for up to T queries."},
+    {"heap_temporaries", py_heap_temporaries, METH_NOARGS, "Kernel temporaries a step's workspace could not hold."},
     {"model_forward", py_model_forward, METH_VARARGS, "One forward step of a batch."},
     {NULL, NULL, 0, NULL},
 };

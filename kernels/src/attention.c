@@ -154,6 +154,10 @@ typedef struct {
     int64_t tq;          /* query positions per block */
     int64_t n_qblocks, n_splits;
     float *partial;      /* (items, R, Dp + 2) per split when n_splits > 1: acc, then m and l */
+    float *slots;        /* per participant, slot_floats each: its scratch_t */
+    int64_t slot_floats;
+    int n_slots;
+    int next_slot;       /* atomic: hands each participant its slot */
     lmk_status status;   /* LMK_ERR_NOMEM if any task could not get scratch */
 } job_t;
 
@@ -258,13 +262,20 @@ static void run_item(const job_t *job, const scratch_t *w, int64_t item) {
     }
 }
 
+/* Floats of one participant's scratch_t. Float32 K/V without padding is read in place;
+ * otherwise tiles are converted into buffers. */
+static int64_t kv_buf_floats(const job_t *job) {
+    return job->p->kv_dtype == LMK_KV_F32 && job->p->D == job->Dp ? 0 : LMK_ATTN_TILE * job->Dp;
+}
+
 static void attention_task(void *ctx, int64_t begin, int64_t end) {
     job_t *job = ctx;
-    const int64_t R = job->tq * job->group, Dp = job->Dp;
-    /* float32 K/V without padding is read in place; otherwise tiles are converted into buffers */
-    const int64_t kv_buf = job->p->kv_dtype == LMK_KV_F32 && job->p->D == Dp ? 0 : LMK_ATTN_TILE * Dp;
-    size_t floats = (size_t)(2 * R * Dp + R * LMK_ATTN_TILE + 2 * kv_buf + 3 * R);
-    float *mem = lmk_alloc(floats * sizeof *mem);
+    const int64_t R = job->tq * job->group, Dp = job->Dp, kv_buf = kv_buf_floats(job);
+    /* a slot of the call's scratch; a participant beyond them (the pool grew since the call
+     * began) takes its own */
+    const int slot = __atomic_fetch_add(&job->next_slot, 1, __ATOMIC_RELAXED);
+    float *mem = slot < job->n_slots ? job->slots + slot * job->slot_floats
+                                     : lmk_alloc((size_t)job->slot_floats * sizeof *mem);
     if (!mem) {
         __atomic_store_n(&job->status, LMK_ERR_NOMEM, __ATOMIC_RELAXED);
         return;
@@ -280,7 +291,7 @@ static void attention_task(void *ctx, int64_t begin, int64_t end) {
     w.l = w.m + R;                             /* (R) */
     w.corr = w.l + R;                          /* (R) */
     for (int64_t i = begin; i < end; i++) run_item(job, &w, i);
-    lmk_free(mem);
+    if (slot >= job->n_slots) lmk_free(mem);
 }
 
 /* Combines the key splits of each (KV head, query block): out = sum_s acc_s e^(m_s - M) /
@@ -311,6 +322,36 @@ static void merge_splits(const job_t *job) {
         }
 }
 
+/* Fills in the job's blocking and key splits for p at `threads`; returns its items (KV head ×
+ * query block pairs). */
+static int64_t attention_plan(job_t *job, const lmk_attn_params *p, int64_t threads) {
+    job->group = p->H / p->Hkv;
+    job->Dp = (p->D + LMK_ATTN_PAD - 1) / LMK_ATTN_PAD * LMK_ATTN_PAD;
+    /* About 64 rows per block: each converted K/V tile then serves 64 query rows. */
+    job->tq = LMK_MIN(p->T, LMK_MAX(1, 64 / job->group));
+    job->n_qblocks = (p->T + job->tq - 1) / job->tq;
+    job->n_splits = 1;
+    const int64_t items = p->Hkv * job->n_qblocks;
+    int64_t keys = p->S;   /* the most keys one block can see */
+    if (p->window > 0) keys = LMK_MIN(keys, p->window + job->tq - 1);
+    if (threads > 1 && items < 2 * threads) {
+        /* flash-decoding: split the keys, but keep at least 4 tiles per split */
+        int64_t want = (2 * threads + items - 1) / items, most = keys / (4 * LMK_ATTN_TILE);
+        job->n_splits = LMK_MAX(1, LMK_MIN(want, most));
+    }
+    /* lmk_parallel_for runs at most one chunk per thread: one slot each */
+    const int64_t R = job->tq * job->group;
+    job->n_slots = (int)LMK_MIN(threads, items * job->n_splits);
+    job->slot_floats = (2 * R * job->Dp + R * LMK_ATTN_TILE + 2 * kv_buf_floats(job) + 3 * R + 15) / 16 * 16;
+    return items;
+}
+
+/* Bytes of the call's scratch: the participants' slots, then the splits' partial states. */
+static int64_t attention_tmp_bytes(const job_t *job, int64_t items) {
+    const int64_t partial = job->n_splits > 1 ? items * job->n_splits * job->tq * job->group * (job->Dp + 2) : 0;
+    return lmk_tmp_room((job->n_slots * job->slot_floats + partial) * (int64_t)sizeof(float));
+}
+
 lmk_status lmk_attention(const float *q, const void *k, const void *v, float *out, const lmk_attn_params *p) {
     int64_t stride;
     lmk_status st = check_params(q, k, v, out, p, &stride);
@@ -321,29 +362,29 @@ lmk_status lmk_attention(const float *q, const void *k, const void *v, float *ou
     job.q = q, job.k = k, job.v = v, job.out = out, job.p = p, job.stride = stride;
     job.kern = LMK_SELECT(&kernels_generic, &lmk_attn_kernels_avx2, &lmk_attn_kernels_avx512, &lmk_attn_kernels_neon);
     job.conv = lmk_fp8_active();
-    job.group = p->H / p->Hkv;
-    job.Dp = (p->D + LMK_ATTN_PAD - 1) / LMK_ATTN_PAD * LMK_ATTN_PAD;
-    /* About 64 rows per block: each converted K/V tile then serves 64 query rows. */
-    job.tq = LMK_MIN(p->T, LMK_MAX(1, 64 / job.group));
-    job.n_qblocks = (p->T + job.tq - 1) / job.tq;
-    job.n_splits = 1;
-
-    const int64_t threads = lmk_threads_get(), items = p->Hkv * job.n_qblocks;
-    int64_t keys = p->S;   /* the most keys one block can see */
-    if (p->window > 0) keys = LMK_MIN(keys, p->window + job.tq - 1);
-    if (threads > 1 && items < 2 * threads) {
-        /* flash-decoding: split the keys, but keep at least 4 tiles per split */
-        int64_t want = (2 * threads + items - 1) / items, most = keys / (4 * LMK_ATTN_TILE);
-        job.n_splits = LMK_MAX(1, LMK_MIN(want, most));
-    }
-    if (job.n_splits > 1) {
-        size_t n = (size_t)(items * job.n_splits * job.tq * job.group * (job.Dp + 2));
-        job.partial = lmk_alloc(n * sizeof *job.partial);
-        if (!job.partial) return LMK_ERR_NOMEM;
-    }
+    const int64_t items = attention_plan(&job, p, lmk_threads_get());
+    float *mem = lmk_tmp(attention_tmp_bytes(&job, items));
+    if (!mem) return LMK_ERR_NOMEM;
+    job.slots = mem;
+    job.partial = job.n_splits > 1 ? mem + job.n_slots * job.slot_floats : NULL;
     job.status = LMK_OK;
     lmk_parallel_for(items * job.n_splits, 1, attention_task, &job);
     if (job.status == LMK_OK && job.n_splits > 1) merge_splits(&job);
-    lmk_free(job.partial);
+    lmk_tmp_free(mem);
     return job.status;
+}
+
+int64_t lmk_attention_tmp_bytes(int64_t T, int64_t H, int64_t Hkv, int64_t D, lmk_kv_dtype kv_dtype) {
+    if (T <= 0 || H <= 0 || Hkv <= 0 || H % Hkv || D <= 0 || !lmk_dims_ok(T, H * D)) return T == 0 ? 0 : -1;
+    /* every query count up to T, each with as many keys as splitting can use */
+    lmk_attn_params p = {.H = H, .Hkv = Hkv, .D = D, .S = INT32_MAX, .kv_dtype = kv_dtype};
+    int64_t most = 0;
+    for (int64_t t = 1; t <= T; t++) {
+        job_t job;
+        memset(&job, 0, sizeof job);
+        p.T = t;
+        job.p = &p;
+        most = LMK_MAX(most, attention_tmp_bytes(&job, attention_plan(&job, &p, lmk_threads_get())));
+    }
+    return most;
 }

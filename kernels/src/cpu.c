@@ -107,3 +107,40 @@ void *lmk_alloc(size_t bytes) {
 }
 
 void lmk_free(void *p) { free(p); }
+
+/* ---------------------------------------------------------------- a call's temporaries */
+
+static __thread lmk_scratch *scratch;   /* the calling thread's region, while a step runs */
+static int64_t heap_temporaries;        /* atomic: lmk_tmp requests a region set could not hold */
+
+lmk_scratch *lmk_scratch_use(lmk_scratch *s) {
+    lmk_scratch *previous = scratch;
+    scratch = s;
+    return previous;
+}
+
+void *lmk_tmp(int64_t bytes) {
+    lmk_scratch *s = scratch;
+    if (bytes < 0) return NULL;
+    if (s) {
+        const int64_t room = lmk_tmp_room(bytes);
+        if (room <= s->size - s->used) {
+            void *p = s->base + s->used;
+            s->used += room;
+            return p;
+        }
+        __atomic_add_fetch(&heap_temporaries, 1, __ATOMIC_RELAXED);
+    }
+    return lmk_alloc((size_t)bytes);
+}
+
+void lmk_tmp_free(void *p) {
+    lmk_scratch *s = scratch;
+    if (s && (char *)p >= s->base && (char *)p < s->base + s->size) {
+        s->used = (char *)p - s->base;   /* last taken, first given back: this and all after it */
+        return;
+    }
+    lmk_free(p);
+}
+
+int64_t lmk_heap_temporaries(void) { return __atomic_load_n(&heap_temporaries, __ATOMIC_RELAXED); }

@@ -220,35 +220,46 @@ static void compute_task(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-static lmk_status gemm(const lmk_sgemm_arch *ar, const float *a, const float *b, const uint16_t *bh, lmk_half bt,
-                       float *c, int64_t M, int64_t N, int64_t K) {
-    /* Below ~2M multiply-adds a second thread costs more to wake than it saves. */
-    const int threads = M * N * K < ((int64_t)1 << 21) ? 1 : lmk_threads_get();
+/* Fills in j's blocking for (M, N, K) at `threads`; returns the floats of its packing buffer
+ * (the shared operand, then one slot per thread), or -1 beyond what int64_t can count. */
+static int64_t gemm_plan(gemm_job *j, const lmk_sgemm_arch *ar, int half, int64_t M, int64_t N, int64_t K,
+                         int threads) {
     const int64_t n_tiles = (N + ar->nr - 1) / ar->nr, m_tiles = (M + ar->mr - 1) / ar->mr;
-    gemm_job j = {.arch = ar, .a = a, .b = b, .bh = bh, .bt = bt, .c = c, .M = M, .N = N, .K = K};
-    j.kc_max = LMK_MIN((int64_t)ar->kc, K);
+    j->arch = ar, j->M = M, j->N = N, j->K = K;
+    j->kc_max = LMK_MIN((int64_t)ar->kc, K);
     /* Split N unless c is too narrow to give every thread a few column units. A (activations)
      * is then the operand packed whole, B (weights, often the larger) only block by block. */
-    j.split_n = n_tiles >= 2 * threads || n_tiles >= m_tiles;
-    const int r = j.split_n ? ar->nr : ar->mr, r_shared = j.split_n ? ar->mr : ar->nr;
-    const int64_t tiles = j.split_n ? n_tiles : m_tiles;
-    const int64_t max_tiles = (j.split_n ? ar->nc : ar->mc) / r;  /* keeps a unit's panels in L2 */
+    j->split_n = n_tiles >= 2 * threads || n_tiles >= m_tiles;
+    const int r = j->split_n ? ar->nr : ar->mr, r_shared = j->split_n ? ar->mr : ar->nr;
+    const int64_t tiles = j->split_n ? n_tiles : m_tiles;
+    const int64_t max_tiles = (j->split_n ? ar->nc : ar->mc) / r;  /* keeps a unit's panels in L2 */
     /* about four units per thread, so a slowed thread leaves work for the other */
-    j.unit = r * LMK_MAX((int64_t)1, LMK_MIN(max_tiles, (tiles + 4 * threads - 1) / (4 * threads)));
-    j.n_units = ((j.split_n ? N : M) + j.unit - 1) / j.unit;
-    j.shared_rows = round_up(j.split_n ? M : N, r_shared);
-    j.n_slots = threads;
-    if (!lmk_dims_ok(j.shared_rows + 16, K) || !lmk_dims_ok(j.unit + ar->nr + 32, j.kc_max) ||
-        !lmk_dims_ok(j.n_slots, (j.unit + ar->nr + 32) * j.kc_max))
-        return LMK_ERR_NOMEM;  /* scratch beyond what int64_t can count: no allocation could hold it */
-
+    j->unit = r * LMK_MAX((int64_t)1, LMK_MIN(max_tiles, (tiles + 4 * threads - 1) / (4 * threads)));
+    j->n_units = ((j->split_n ? N : M) + j->unit - 1) / j->unit;
+    j->shared_rows = round_up(j->split_n ? M : N, r_shared);
+    j->n_slots = threads;
+    if (!lmk_dims_ok(j->shared_rows + 16, K) || !lmk_dims_ok(j->unit + ar->nr + 32, j->kc_max) ||
+        !lmk_dims_ok(j->n_slots, (j->unit + ar->nr + 32) * j->kc_max))
+        return -1;
     /* each region starts on a 64-byte boundary: the micro-kernels load B panels aligned */
-    const int64_t shared_floats = round_up(j.shared_rows * K, 16);
-    j.slot_floats = round_up(j.unit * j.kc_max, 16) + (bh ? round_up((int64_t)ar->nr * j.kc_max, 16) : 0);
-    float *buf = lmk_alloc(sizeof(float) * (size_t)(shared_floats + j.n_slots * j.slot_floats));
+    j->slot_floats = round_up(j->unit * j->kc_max, 16) + (half ? round_up((int64_t)ar->nr * j->kc_max, 16) : 0);
+    return round_up(j->shared_rows * K, 16) + j->n_slots * j->slot_floats;
+}
+
+/* Below ~2M multiply-adds a second thread costs more to wake than it saves. */
+static int gemm_threads(int64_t M, int64_t N, int64_t K) { return M * N * K < ((int64_t)1 << 21) ? 1 : lmk_threads_get(); }
+
+static lmk_status gemm(const lmk_sgemm_arch *ar, const float *a, const float *b, const uint16_t *bh, lmk_half bt,
+                       float *c, int64_t M, int64_t N, int64_t K) {
+    const int threads = gemm_threads(M, N, K);
+    gemm_job j = {.a = a, .b = b, .bh = bh, .bt = bt, .c = c};
+    const int64_t floats = gemm_plan(&j, ar, bh != NULL, M, N, K, threads);
+    if (floats < 0) return LMK_ERR_NOMEM;  /* scratch beyond what int64_t can count: no allocation could hold it */
+    float *buf = lmk_tmp(floats * (int64_t)sizeof(float));
     if (!buf) return LMK_ERR_NOMEM;
     j.shared = buf;
-    j.scratch = buf + shared_floats;
+    j.scratch = buf + round_up(j.shared_rows * K, 16);
+    const int r_shared = j.split_n ? ar->mr : ar->nr;
 
     const int64_t shared_panels = j.shared_rows / r_shared;
     if (threads > 1) {
@@ -259,7 +270,7 @@ static lmk_status gemm(const lmk_sgemm_arch *ar, const float *a, const float *b,
         pack_shared_task(&j, 0, shared_panels);
         compute_task(&j, 0, 1);
     }
-    lmk_free(buf);
+    lmk_tmp_free(buf);
     return LMK_OK;
 }
 
@@ -314,7 +325,7 @@ lmk_status lmk_matmul_half_ref(lmk_half type, const float *a, const uint16_t *b,
                                int64_t K) {
     if (!half_args_ok(type, a, b, c, M, N, K)) return LMK_ERR_ARG;
     if (M * N == 0) return LMK_OK;
-    float *row = lmk_alloc(sizeof(float) * (size_t)LMK_MAX(K, 1));  /* (K) one weight row */
+    float *row = lmk_tmp(K * (int64_t)sizeof(float));  /* (K) one weight row */
     if (!row) return LMK_ERR_NOMEM;
     for (int64_t j = 0; j < N; j++) {
         for (int64_t k = 0; k < K; k++)
@@ -325,9 +336,19 @@ lmk_status lmk_matmul_half_ref(lmk_half type, const float *a, const uint16_t *b,
             c[i * N + j] = (float)s;
         }
     }
-    lmk_free(row);
+    lmk_tmp_free(row);
     return LMK_OK;
 }
+
+#if LMK_X86
+/* Whether a BF16 GEMM (M, N > 1) runs on BF16 dot products: AVX-512 with AVX512_BF16 active, and
+ * weight rows that are whole 32-bit pairs (K even, b 4-byte aligned). Activations are then
+ * rounded to BF16, as llama.cpp rounds them for BF16 weights. */
+static int bf16_dot(lmk_half type, const uint16_t *b, int64_t K) {
+    return type == LMK_HALF_BF16 && K % 2 == 0 && (uintptr_t)b % 4 == 0 && lmk_isa_active() == LMK_ISA_AVX512 &&
+           lmk_cpu_avx512bf16();
+}
+#endif
 
 lmk_status lmk_matmul_half(lmk_half type, const float *a, const uint16_t *b, float *c, int64_t M, int64_t N,
                            int64_t K) {
@@ -344,12 +365,46 @@ lmk_status lmk_matmul_half(lmk_half type, const float *a, const uint16_t *b, flo
         return LMK_OK;
     }
     if (N == 1) {  /* one weight row, widened once: a float32 GEMV over the rows of a */
-        float *row = lmk_alloc(sizeof(float) * (size_t)K);  /* (K) */
+        float *row = lmk_tmp(K * (int64_t)sizeof(float));  /* (K) */
         if (!row) return LMK_ERR_NOMEM;
         widen(type, b, row, K);
         gemv(arch, row, a, NULL, type, c, M, K);
-        lmk_free(row);
+        lmk_tmp_free(row);
         return LMK_OK;
     }
+#if LMK_X86
+    if (bf16_dot(type, b, K)) {  /* the float GEMM over pairs: a rounded into pairs, b's rows as they are */
+        uint32_t *pairs = lmk_tmp(M * (K / 2) * (int64_t)sizeof(uint32_t));
+        if (!pairs) return LMK_ERR_NOMEM;
+        lmk_bf16_pairs(a, pairs, M, K);
+        const lmk_status s = gemm(&lmk_sgemm_avx512bf16, (const float *)pairs, (const float *)(const void *)b, NULL,
+                                  type, c, M, N, K / 2);
+        lmk_tmp_free(pairs);
+        return s;
+    }
+#endif
     return gemm(arch, a, NULL, b, type, c, M, N, K);
+}
+
+/* ---------------------------------------------------------------- temporaries */
+
+int64_t lmk_matmul_tmp_bytes(int type, int64_t M, int64_t N, int64_t K) {
+    const int half = lmk_half_valid(type);
+    if ((!half && type != 0) || !lmk_dims_ok(M, K) || !lmk_dims_ok(N, K) || !lmk_dims_ok(M, N)) return -1;
+    if (M * N == 0) return 0;
+    const int64_t row = half ? lmk_tmp_room(K * (int64_t)sizeof(float)) : 0;  /* one widened weight row */
+    const lmk_sgemm_arch *arch = LMK_SELECT(NULL, &lmk_sgemm_avx2, &lmk_sgemm_avx512, &lmk_sgemm_neon);
+    if (!arch) return row;
+    if (K == 0 || M == 1) return 0;
+    if (N == 1) return row;
+    gemm_job j = {0};
+#if LMK_X86
+    if (bf16_dot((lmk_half)type, NULL, K)) {  /* an aligned b (the engine's are): the pairs, then the GEMM's */
+        const int64_t floats = gemm_plan(&j, &lmk_sgemm_avx512bf16, 0, M, N, K / 2, gemm_threads(M, N, K / 2));
+        return floats < 0 ? -1 : lmk_tmp_room(M * (K / 2) * (int64_t)sizeof(uint32_t)) +
+                                     lmk_tmp_room(floats * (int64_t)sizeof(float));
+    }
+#endif
+    const int64_t floats = gemm_plan(&j, arch, half, M, N, K, gemm_threads(M, N, K));
+    return floats < 0 ? -1 : lmk_tmp_room(floats * (int64_t)sizeof(float));
 }

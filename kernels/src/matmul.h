@@ -42,6 +42,12 @@ typedef struct {
 extern const lmk_sgemm_arch lmk_sgemm_avx2;
 void lmk_sgemm_pack_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int r, float *dst);  /* AVX-512 uses it too */
 extern const lmk_sgemm_arch lmk_sgemm_avx512;
+/* BF16 weights by vdpbf16ps (arch/x86/matmul_bf16_avx512.c): the float GEMM over pairs of BF16
+ * values, one 32-bit element each; lmk_bf16_pairs rounds float rows (M, K) into such pairs,
+ * (M, ceil(K / 2)). Only where lmk_cpu_avx512bf16(). */
+extern const lmk_sgemm_arch lmk_sgemm_avx512bf16;
+int lmk_cpu_avx512bf16(void);
+void lmk_bf16_pairs(const float *a, uint32_t *out, int64_t M, int64_t K);
 #endif
 #if LMK_ARM
 extern const lmk_sgemm_arch lmk_sgemm_neon;

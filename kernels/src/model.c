@@ -98,9 +98,46 @@ static int64_t carve(const lmk_model *m, int64_t T, char *base, workspace *w) {
     return off;
 }
 
-int64_t lmk_model_workspace_bytes(const lmk_model *m, int32_t max_tokens) {
+int64_t lmk_model_buffers_bytes(const lmk_model *m, int32_t max_tokens) {
     if (!m || max_tokens <= 0) return 0;
     return carve(m, max_tokens, NULL, &(workspace){0});
+}
+
+int64_t lmk_linear_tmp_bytes(int32_t type, int32_t layout, int64_t T, int64_t rows, int64_t cols) {
+    if (type == LMK_TYPE_F32 || lmk_half_valid(type)) return layout ? -1 : lmk_matmul_tmp_bytes(type, T, rows, cols);
+    if (!lmk_qfmt_valid(type)) return -1;
+    if (layout == LMK_LAYOUT_X16) return lmk_qmatmul_x16_tmp_bytes((lmk_qfmt)type, T, rows, cols);
+    return layout ? -1 : lmk_qmatmul_tmp_bytes((lmk_qfmt)type, T, rows, cols);
+}
+
+/* The room the kernels' temporaries take (internal.h, lmk_tmp) for linear(w, x, y, T). */
+static int64_t linear_tmp_bytes(const lmk_tensor *w, int64_t T) {
+    return w->data ? lmk_linear_tmp_bytes(w->type, w->layout, T, w->rows, w->cols) : 0;
+}
+
+/* The most any piece of a step of up to T tokens takes at once (they run one after another,
+ * each giving its room back): the widest projection, attention (for any KV dtype: the tiles
+ * converted to float32 are the larger case), or a tied embedding's row. */
+static int64_t step_tmp_bytes(const lmk_model *m, int64_t T) {
+    int64_t most = lmk_attention_tmp_bytes(T, m->n_head, m->n_head_kv, m->head_dim, LMK_KV_F16);
+    most = LMK_MAX(most, linear_tmp_bytes(&m->output, T));
+    for (int32_t l = 0; l < m->n_layer; l++) {
+        const lmk_layer *L = &m->layers[l];
+        const lmk_tensor *ws[] = {&L->attn_q, &L->attn_k, &L->attn_v, &L->attn_output,
+                                  &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) most = LMK_MAX(most, linear_tmp_bytes(ws[i], T));
+    }
+    if (m->token_embd.layout == LMK_LAYOUT_X16) {
+        int64_t row_bytes;
+        if (lmk_qrow_bytes((lmk_qfmt)m->token_embd.type, m->n_embd, &row_bytes) == LMK_OK)
+            most = LMK_MAX(most, lmk_tmp_room(row_bytes));
+    }
+    return most;
+}
+
+int64_t lmk_model_workspace_bytes(const lmk_model *m, int32_t max_tokens) {
+    if (!m || max_tokens <= 0) return 0;
+    return lmk_model_buffers_bytes(m, max_tokens) + LMK_MAX(step_tmp_bytes(m, max_tokens), (int64_t)0);
 }
 
 /* ---------------------------------------------------------------- pieces */
@@ -114,17 +151,39 @@ static lmk_status linear(const lmk_tensor *w, const float *x, float *y, int64_t 
     return lmk_qmatmul((lmk_qfmt)w->type, x, w->data, y, T, w->rows, w->cols);
 }
 
+/* y[i] (T, w[i].rows) = x (T, cols) · w[i]ᵀ for projections of the same input: one quantized call
+ * where they share a format and layout (x quantized once, one wake-up of the threads; the same
+ * bits as one call each), else one call each */
+static lmk_status linear_many(const lmk_tensor *const *w, int n, const float *x, float *const *y, int64_t T) {
+    int same = n > 1 && n <= LMK_QMATMUL_MANY && lmk_qfmt_valid(w[0]->type);
+    for (int i = 1; same && i < n; i++)
+        same = w[i]->type == w[0]->type && w[i]->layout == w[0]->layout && w[i]->cols == w[0]->cols;
+    if (!same) {
+        for (int i = 0; i < n; i++) {
+            lmk_status s = linear(w[i], x, y[i], T);
+            if (s != LMK_OK) return s;
+        }
+        return LMK_OK;
+    }
+    const void *data[LMK_QMATMUL_MANY];
+    int64_t rows[LMK_QMATMUL_MANY];
+    for (int i = 0; i < n; i++) data[i] = w[i]->data, rows[i] = w[i]->rows;
+    const lmk_qfmt fmt = (lmk_qfmt)w[0]->type;
+    if (w[0]->layout == LMK_LAYOUT_X16) return lmk_qmatmul_x16_many(fmt, x, T, w[0]->cols, n, data, y, rows);
+    return lmk_qmatmul_many(fmt, x, T, w[0]->cols, n, data, y, rows);
+}
+
 static lmk_status embed(const lmk_tensor *e, int32_t token, float scale, float *out) {
     const int64_t n = e->cols;
     if (e->layout == LMK_LAYOUT_X16) {  /* the output projection's copy (a tied embedding) */
         int64_t row_bytes;
         lmk_status s = lmk_qrow_bytes((lmk_qfmt)e->type, n, &row_bytes);
         if (s != LMK_OK) return s;
-        uint8_t *row = lmk_alloc((size_t)row_bytes);
+        uint8_t *row = lmk_tmp(row_bytes);
         if (!row) return LMK_ERR_NOMEM;
         s = lmk_qrow_x16((lmk_qfmt)e->type, e->data, e->rows, n, token, row);
         if (s == LMK_OK) s = lmk_dequantize((lmk_qfmt)e->type, row, out, n);
-        lmk_free(row);
+        lmk_tmp_free(row);
         if (s != LMK_OK) return s;
     } else if (e->type == LMK_TYPE_F32) {
         memcpy(out, (const float *)e->data + (int64_t)token * n, (size_t)n * sizeof(float));
@@ -199,9 +258,9 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
     const int64_t Q = H * D, KV = Hkv * D, eb = kv_elem_bytes(kv->dtype);
 
     TRY(norm(m, w->x, &L->attn_norm, w->h, T));
-    TRY(linear(&L->attn_q, w->h, w->q, T));
-    TRY(linear(&L->attn_k, w->h, w->k, T));
-    TRY(linear(&L->attn_v, w->h, w->v, T));
+    const lmk_tensor *qkv[3] = {&L->attn_q, &L->attn_k, &L->attn_v};
+    float *const qkv_out[3] = {w->q, w->k, w->v};
+    TRY(linear_many(qkv, 3, w->h, qkv_out, T));
     add_bias(&L->attn_q_bias, w->q, T, Q);
     add_bias(&L->attn_k_bias, w->k, T, KV);
     add_bias(&L->attn_v_bias, w->v, T, KV);
@@ -243,8 +302,9 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
 static lmk_status ffn_block(const lmk_model *m, const lmk_layer *L, int64_t T, workspace *w) {
     const int64_t E = m->n_embd, F = m->n_ff;
     if (!m->parallel_residual) TRY(norm(m, w->x, &L->ffn_norm, w->h, T));   /* else h is attn_norm(x) still */
-    TRY(linear(&L->ffn_gate, w->h, w->gate, T));
-    TRY(linear(&L->ffn_up, w->h, w->up, T));
+    const lmk_tensor *gate_up[2] = {&L->ffn_gate, &L->ffn_up};
+    float *const gate_up_out[2] = {w->gate, w->up};
+    TRY(linear_many(gate_up, 2, w->h, gate_up_out, T));
     if (m->act == LMK_ACT_SILU) TRY(lmk_swiglu(w->gate, w->up, w->gate, T * F));
     else TRY(lmk_geglu(w->gate, w->up, w->gate, T * F));
     TRY(linear(&L->ffn_down, w->gate, w->proj, T));
@@ -254,29 +314,39 @@ static lmk_status ffn_block(const lmk_model *m, const lmk_layer *L, int64_t T, w
     return LMK_OK;
 }
 
-lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const lmk_batch *b, float *logits,
-                             void *workspace_mem, int64_t workspace_bytes) {
-    if (!m || !logits || !workspace_mem) return LMK_ERR_ARG;
-    TRY(check_batch(m, kv, b));
+static lmk_status forward(const lmk_model *m, const lmk_kv_cache *kv, const lmk_batch *b, float *logits, workspace *w) {
     const int64_t T = b->n_tokens, E = m->n_embd;
-    workspace w;
-    if (carve(m, T, NULL, &w) > workspace_bytes) return LMK_ERR_ARG;
-    carve(m, T, (char *)workspace_mem, &w);
-
-    for (int64_t i = 0; i < T; i++) TRY(embed(&m->token_embd, b->tokens[i], m->embed_scale, w.x + i * E));
+    for (int64_t i = 0; i < T; i++) TRY(embed(&m->token_embd, b->tokens[i], m->embed_scale, w->x + i * E));
     for (int32_t l = 0; l < m->n_layer; l++) {
-        TRY(attention_block(m, &m->layers[l], l, kv, b, &w));
-        TRY(ffn_block(m, &m->layers[l], T, &w));
+        TRY(attention_block(m, &m->layers[l], l, kv, b, w));
+        TRY(ffn_block(m, &m->layers[l], T, w));
     }
     int64_t n_out = 0;
     for (int32_t i = 0; i < T; i++)
-        if (wants(b, i)) memcpy(w.h + n_out++ * E, w.x + (int64_t)i * E, (size_t)E * sizeof(float));
+        if (wants(b, i)) memcpy(w->h + n_out++ * E, w->x + (int64_t)i * E, (size_t)E * sizeof(float));
     if (n_out == 0) return LMK_OK;
-    TRY(norm(m, w.h, &m->output_norm, w.h, n_out));
-    TRY(linear(&m->output, w.h, logits, n_out));
+    TRY(norm(m, w->h, &m->output_norm, w->h, n_out));
+    TRY(linear(&m->output, w->h, logits, n_out));
     const int64_t n = n_out * m->n_vocab;
     if (m->logit_scale != 1.0f)
         for (int64_t i = 0; i < n; i++) logits[i] *= m->logit_scale;
     if (m->final_softcap > 0) TRY(lmk_softcap(logits, logits, n, m->final_softcap));
     return LMK_OK;
+}
+
+lmk_status lmk_model_forward(const lmk_model *m, const lmk_kv_cache *kv, const lmk_batch *b, float *logits,
+                             void *workspace_mem, int64_t workspace_bytes) {
+    if (!m || !logits || !workspace_mem) return LMK_ERR_ARG;
+    TRY(check_batch(m, kv, b));
+    workspace w;
+    const int64_t buffers = carve(m, b->n_tokens, NULL, &w);
+    if (buffers > workspace_bytes) return LMK_ERR_ARG;
+    carve(m, b->n_tokens, (char *)workspace_mem, &w);
+    /* the rest holds the kernels' temporaries, from a 64-byte boundary */
+    const int64_t skip = (int64_t)((64 - ((uintptr_t)workspace_mem + (uintptr_t)buffers) % 64) % 64);
+    lmk_scratch rest = {(char *)workspace_mem + buffers + skip, LMK_MAX(workspace_bytes - buffers - skip, (int64_t)0), 0};
+    lmk_scratch *previous = lmk_scratch_use(&rest);
+    const lmk_status s = forward(m, kv, b, logits, &w);
+    lmk_scratch_use(previous);
+    return s;
 }

@@ -422,7 +422,7 @@ lmk_status lmk_qmatmul_ref(lmk_qfmt fmt, const float *a, const void *w, float *c
     if (!qmatmul_args_ok(fmt, a, w, c, M, N, K)) return LMK_ERR_ARG;
     int64_t row_bytes;
     lmk_qrow_bytes(fmt, K, &row_bytes);
-    float *row = lmk_alloc((size_t)LMK_MAX(K, 1) * sizeof(float));  /* (K) one weight row */
+    float *row = lmk_tmp(K * (int64_t)sizeof(float));  /* (K) one weight row */
     if (!row) return LMK_ERR_NOMEM;
     for (int64_t n = 0; n < N; n++) {
         dequantize_ref_blocks(fmt, (const uint8_t *)w + n * row_bytes, row, K / lmk_qblock_elems(fmt));
@@ -432,7 +432,7 @@ lmk_status lmk_qmatmul_ref(lmk_qfmt fmt, const float *a, const void *w, float *c
             c[m * N + n] = (float)s;
         }
     }
-    lmk_free(row);
+    lmk_tmp_free(row);
     return LMK_OK;
 }
 
@@ -576,20 +576,29 @@ LMK_QTILE_FROM_DOT(tile_q4_k, dot_q4_k)
 LMK_QTILE_FROM_DOT(tile_q6_k, dot_q6_k)
 
 lmk_qkernels lmk_qkernels_generic(lmk_qfmt fmt) {
-    lmk_qkernels k = {NULL, NULL, NULL, 0};
-    k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
+    static const lmk_qtiles tiles = {.q8_0 = tile_q8_0, .q4_0 = tile_q4_0, .q4_1 = tile_q4_1, .q5_0 = tile_q5_0,
+                                     .q4_k = tile_q4_k, .q6_k = tile_q6_k};
+    lmk_qkernels k = {.tile = NULL};
+    k.tile = lmk_qtile_of(fmt, &tiles);
     return k.tile ? k : lmk_qkernels_unpacked_generic(fmt);
 }
 
 /* ---------------------------------------------------------------- qmatmul driver */
 
+/* One matrix of a call: w (N, row_bytes), c (M, N); its rows are the call's first .. first + N. */
+typedef struct {
+    const uint8_t *w;
+    float *c;
+    int64_t N, first;
+} qmm_mat;
+
 typedef struct {
     lmk_qkernels k;
-    const uint8_t *w;    /* (N, row_bytes) */
+    qmm_mat mats[LMK_QMATMUL_MANY];
+    int n_mats;
     uint8_t *act;        /* (M, act_bytes) */
     uint8_t *prep;       /* (M, prep_bytes) the tiles' layout of act, or NULL: they read act */
-    float *c;            /* (M, N) */
-    int64_t M, N, nb, row_bytes, act_bytes, prep_bytes;
+    int64_t M, N, nb, row_bytes, act_bytes, prep_bytes;   /* N: every matrix's rows */
     const float *a;      /* (M, K) */
     int64_t K;
     int64_t share;       /* rows a participant takes at a time */
@@ -608,14 +617,51 @@ static void act_task(void *ctx, int64_t begin, int64_t end) {
 /* Rows in a panel: their weight bytes stay in L1/L2 while every activation row passes over them. */
 #define QMM_PANEL 16  /* the x16 layouts (quant_x16.c) rely on panels of exactly 16 rows */
 
-static void qmm_rows(const qmm_job *j, int64_t begin, int64_t end) {
+/* From this many activation rows the panels' values are unpacked once (where the kernels can),
+ * two panels and a few blocks at a time: 22 KiB of them stay in L1 beside the activations that
+ * pass over them. */
+#define QMM_UNPACK_ROWS 16
+#define QMM_UNPACK_BLOCKS 2
+
+/* rows [begin, end) two panels at a time, each QMM_UNPACK_BLOCKS blocks unpacked and every
+ * activation row's utile run over them before the next ones (x16 layouts: a panel's 16 rows
+ * hold each block together, block b at b · 16 · block bytes) */
+static void qmm_rows_unpacked(const qmm_job *j, const qmm_mat *x, int64_t begin, int64_t end) {
+    _Alignas(64) uint8_t buf[2][QMM_UNPACK_BLOCKS * LMK_QU_BYTES];
+    const uint8_t *const u[2] = {buf[0], buf[1]};
+    const int64_t bb16 = 16 * (j->row_bytes / j->nb);
+    for (int64_t n0 = begin; n0 < end; n0 += 2 * QMM_PANEL) {
+        const int np = end - n0 >= 2 * QMM_PANEL ? 2 : 1;
+        for (int64_t b0 = 0; b0 < j->nb; b0 += QMM_UNPACK_BLOCKS) {
+            const int64_t nbc = LMK_MIN(j->nb - b0, QMM_UNPACK_BLOCKS);
+            for (int p = 0; p < np; p++) j->k.unpack(x->w + (n0 + p * QMM_PANEL) * j->row_bytes + b0 * bb16, buf[p], nbc);
+            j->k.utile(u, np, j->prep + b0 * j->k.prep_bytes, j->prep_bytes, x->c + n0, x->N, j->M, nbc, b0 > 0);
+        }
+    }
+}
+
+/* rows [begin, end) of matrix x */
+static void qmm_mat_rows(const qmm_job *j, const qmm_mat *x, int64_t begin, int64_t end) {
+    if (j->k.unpack && j->M >= QMM_UNPACK_ROWS) {
+        qmm_rows_unpacked(j, x, begin, end);
+        return;
+    }
     const uint8_t *act = j->prep ? j->prep : j->act;
     const int64_t act_bytes = j->prep ? j->prep_bytes : j->act_bytes;
     for (int64_t n0 = begin; n0 < end; n0 += QMM_PANEL) {
         const int nr = (int)LMK_MIN(end - n0, QMM_PANEL);
         for (int64_t m = 0; m < j->M; m += QT_ACTS)
-            j->k.tile(j->w + n0 * j->row_bytes, j->row_bytes, act + m * act_bytes, act_bytes, j->c + m * j->N + n0,
-                      j->N, nr, (int)LMK_MIN(j->M - m, QT_ACTS), j->nb);
+            j->k.tile(x->w + n0 * j->row_bytes, j->row_bytes, act + m * act_bytes, act_bytes, x->c + m * x->N + n0,
+                      x->N, nr, (int)LMK_MIN(j->M - m, QT_ACTS), j->nb);
+    }
+}
+
+/* the call's rows [begin, end), matrix by matrix */
+static void qmm_rows(const qmm_job *j, int64_t begin, int64_t end) {
+    for (int i = 0; i < j->n_mats; i++) {
+        const qmm_mat *x = &j->mats[i];
+        const int64_t lo = LMK_MAX(begin, x->first), hi = LMK_MIN(end, x->first + x->N);
+        if (lo < hi) qmm_mat_rows(j, x, lo - x->first, hi - x->first);
     }
 }
 
@@ -635,49 +681,88 @@ static void qmm_task(void *ctx, int64_t begin, int64_t end) {
 static void act_q8_generic(const float *x, void *y, int64_t nb) { quantize_act_q8(x, y, nb); }
 static void act_q8k_generic(const float *x, void *y, int64_t nb) { quantize_act_q8k(x, y, nb); }
 
-lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M, int64_t N,
-                            int64_t K, lmk_qkernels k) {
-    if (!qmatmul_args_ok(fmt, a, w, c, M, N, K)) return LMK_ERR_ARG;
-    if (!M || !N) return LMK_OK;
+/* Bytes of one row of quantized activations for K / block-elements blocks, and of its prepared
+ * sums when the kernels want them. */
+static void act_row_bytes(lmk_qfmt fmt, int64_t nb, const lmk_qkernels *k, int64_t *act_bytes, int64_t *prep_bytes) {
+    *act_bytes = nb * (int64_t)(lmk_qblock_elems(fmt) == QK_K ? sizeof(act_q8k) : sizeof(act_q8));
+    *prep_bytes = k->prep ? (nb + QP_GROUP - 1) / QP_GROUP * QP_GROUP * k->prep_bytes : 0;
+}
+
+int64_t lmk_qmatmul_with_tmp_bytes(lmk_qfmt fmt, int64_t M, int64_t N, int64_t K, lmk_qkernels k) {
+    if (!qmatmul_args_ok(fmt, NULL, NULL, NULL, 0, N, K) || !lmk_dims_ok(M, K) || !lmk_dims_ok(M, N)) return -1;
+    if (!M || !N || !K) return 0;
+    int64_t act_bytes, prep_bytes;
+    act_row_bytes(fmt, K / lmk_qblock_elems(fmt), &k, &act_bytes, &prep_bytes);
+    if (!lmk_dims_ok(M, act_bytes + prep_bytes)) return -1;
+    return lmk_tmp_room(M * (act_bytes + prep_bytes) + 64);
+}
+
+lmk_status lmk_qmatmul_many_with(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *w,
+                                 float *const *c, const int64_t *N, lmk_qkernels k) {
+    if (n < 1 || n > LMK_QMATMUL_MANY || !w || !c || !N) return LMK_ERR_ARG;
+    qmm_job job = {.k = k, .n_mats = n, .M = M, .a = a, .K = K};
+    for (int i = 0; i < n; i++) {
+        if (!qmatmul_args_ok(fmt, a, w[i], c[i], M, N[i], K) || !lmk_dims_ok(job.N + N[i], K)) return LMK_ERR_ARG;
+        job.mats[i] = (qmm_mat){w[i], c[i], N[i], job.N};
+        job.N += N[i];
+    }
+    if (!M || !job.N) return LMK_OK;
     if (!K) {
-        memset(c, 0, (size_t)(M * N) * sizeof(float));
+        for (int i = 0; i < n; i++) memset(c[i], 0, (size_t)(M * N[i]) * sizeof(float));
         return LMK_OK;
     }
     const int kquant = lmk_qblock_elems(fmt) == QK_K;  /* activations in act_q8k */
-    if (!k.act) k.act = kquant ? act_q8k_generic : act_q8_generic;
-    const int64_t nb = K / lmk_qblock_elems(fmt);
-    const int64_t act_bytes = nb * (int64_t)(kquant ? sizeof(act_q8k) : sizeof(act_q8));
-    const int64_t prep_bytes = k.prep ? (nb + QP_GROUP - 1) / QP_GROUP * QP_GROUP * k.prep_bytes : 0;
-    if (!lmk_dims_ok(M, act_bytes + prep_bytes)) return LMK_ERR_ARG;
-    uint8_t *act = lmk_alloc((size_t)(M * (act_bytes + prep_bytes) + 64));  /* (M, act_bytes), then (M, prep_bytes) */
-    if (!act) return LMK_ERR_NOMEM;
-    int64_t row_bytes;
-    lmk_qrow_bytes(fmt, K, &row_bytes);
-    uint8_t *prep = k.prep ? act + (M * act_bytes + 63) / 64 * 64 : NULL;  /* 64-byte aligned rows */
-    qmm_job job = {k, w, act, prep, c, M, N, nb, row_bytes, act_bytes, prep_bytes, a, K, N, 0};
+    if (!job.k.act) job.k.act = kquant ? act_q8k_generic : act_q8_generic;
+    job.nb = K / lmk_qblock_elems(fmt);
+    act_row_bytes(fmt, job.nb, &job.k, &job.act_bytes, &job.prep_bytes);
+    if (!lmk_dims_ok(M, job.act_bytes + job.prep_bytes)) return LMK_ERR_ARG;
+    job.act = lmk_tmp(M * (job.act_bytes + job.prep_bytes) + 64);  /* (M, act_bytes), then (M, prep_bytes) */
+    if (!job.act) return LMK_ERR_NOMEM;
+    lmk_qrow_bytes(fmt, K, &job.row_bytes);
+    job.prep = k.prep ? job.act + (M * job.act_bytes + 63) / 64 * 64 : NULL;  /* 64-byte aligned rows */
     lmk_parallel_for(M, LMK_MAX(1, 65536 / K), act_task, &job);
     /* a thread is worth waking for ~64 KiB of weights (times the activation rows) */
-    const int64_t grain = LMK_MAX(1, 65536 / LMK_MAX(1, row_bytes * LMK_MIN(M, 4)));
-    const int64_t parts = LMK_MIN(lmk_threads_get(), (N + grain - 1) / grain);
+    const int64_t grain = LMK_MAX(1, 65536 / LMK_MAX(1, job.row_bytes * LMK_MIN(M, 4)));
+    const int64_t parts = LMK_MIN(lmk_threads_get(), (job.N + grain - 1) / grain);
     if (parts <= 1) {
-        qmm_rows(&job, 0, N);
+        qmm_rows(&job, 0, job.N);
     } else {
         /* about 8 shares per participant, whole panels */
-        job.share = (N + 8 * parts - 1) / (8 * parts);
-        job.share = (job.share + QMM_PANEL - 1) / QMM_PANEL * QMM_PANEL;
+        job.share = (job.N + 8 * parts - 1) / (8 * parts);
+        const int64_t panels = job.k.unpack && M >= QMM_UNPACK_ROWS ? 2 * QMM_PANEL : QMM_PANEL;  /* as qmm_rows takes them */
+        job.share = (job.share + panels - 1) / panels * panels;
         lmk_parallel_for(parts, 1, qmm_task, &job);
     }
-    lmk_free(act);
+    lmk_tmp_free(job.act);
     return LMK_OK;
+}
+
+lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M, int64_t N,
+                            int64_t K, lmk_qkernels k) {
+    return lmk_qmatmul_many_with(fmt, a, M, K, 1, &w, &c, &N, k);
+}
+
+/* The row-layout kernels a call takes on this CPU. */
+static lmk_qkernels row_kernels(lmk_qfmt fmt) {
+#if LMK_X86
+    if (lmk_isa_active() == LMK_ISA_AVX512 && lmk_cpu_avx512vnni()) return lmk_qkernels_avx512vnni(fmt);
+#endif
+    return LMK_SELECT(lmk_qkernels_generic, lmk_qkernels_avx2, lmk_qkernels_avx512, lmk_qkernels_neon)(fmt);
 }
 
 lmk_status lmk_qmatmul(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M, int64_t N,
                        int64_t K) {
     if (!lmk_qfmt_valid((int)fmt)) return LMK_ERR_ARG;
-#if LMK_X86
-    if (lmk_isa_active() == LMK_ISA_AVX512 && lmk_cpu_avx512vnni())
-        return lmk_qmatmul_with(fmt, a, w, c, M, N, K, lmk_qkernels_avx512vnni(fmt));
-#endif
-    lmk_qkernels k = LMK_SELECT(lmk_qkernels_generic, lmk_qkernels_avx2, lmk_qkernels_avx512, lmk_qkernels_neon)(fmt);
-    return lmk_qmatmul_with(fmt, a, w, c, M, N, K, k);
+    return lmk_qmatmul_with(fmt, a, w, c, M, N, K, row_kernels(fmt));
+}
+
+lmk_status lmk_qmatmul_many(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *w,
+                            float *const *c, const int64_t *N) {
+    if (!lmk_qfmt_valid((int)fmt)) return LMK_ERR_ARG;
+    return lmk_qmatmul_many_with(fmt, a, M, K, n, w, c, N, row_kernels(fmt));
+}
+
+int64_t lmk_qmatmul_tmp_bytes(lmk_qfmt fmt, int64_t M, int64_t N, int64_t K) {
+    if (!lmk_qfmt_valid((int)fmt)) return -1;
+    return lmk_qmatmul_with_tmp_bytes(fmt, M, N, K, row_kernels(fmt));
 }

@@ -61,13 +61,28 @@ typedef void (*lmk_qact_fn)(const float *x, void *y, int64_t nb);
 #define QP_GROUP 4
 typedef void (*lmk_qprep_fn)(const void *act, void *out, int64_t nb);
 
+/* Prefill on an x16 layout whose values take work to unpack (the K-quants' bit fields): the
+ * driver unpacks a 16-row panel's blocks once per call, LMK_QU_BYTES per block (the values as the
+ * format's tile builds them, their group scales and mins, the rows' d and dmin), and the utile
+ * reads them there for every activation row. unpack: nb blocks of the panel at w → u. utile: na
+ * activation rows (any number) against np (1 or 2) panels of nb unpacked blocks (u[0], u[1];
+ * outputs c and c + 16), adding to c if more (a later part of the rows' blocks) — the same operations in the
+ * same order as the tile, so the result's bits do not depend on which of the two ran. */
+#define LMK_QU_BYTES 5760
+typedef void (*lmk_qunpack_fn)(const uint8_t *w, uint8_t *u, int64_t nb);
+typedef void (*lmk_qutile_fn)(const uint8_t *const *u, int np, const uint8_t *a, int64_t a_stride, float *c,
+                              int64_t ldc, int64_t na, int64_t nb, int more);
+
 /* What an ISA plugs into the driver for one format. act may be NULL (the generic one runs);
- * prep may be NULL (the tiles read act_q8 / act_q8k as they are). */
+ * prep may be NULL (the tiles read act_q8 / act_q8k as they are); unpack and utile NULL where
+ * the tile alone serves prefill. */
 typedef struct {
     lmk_qtile_fn tile;
     lmk_qact_fn act;
     lmk_qprep_fn prep;
     int64_t prep_bytes;
+    lmk_qunpack_fn unpack;
+    lmk_qutile_fn utile;
 } lmk_qkernels;
 
 /* c (M, N) = a (M, K) · w (N, K)ᵀ: quantizes a once, then runs tiles (a panel of weight rows ×
@@ -75,6 +90,12 @@ typedef struct {
  * result). Arguments are checked here, so each ISA's entry point is just a table. */
 lmk_status lmk_qmatmul_with(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M,
                             int64_t N, int64_t K, lmk_qkernels k);
+/* lmk_qmatmul_many (lmk.h) with these kernels: the matrices' rows are one range the threads share. */
+lmk_status lmk_qmatmul_many_with(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *w,
+                                 float *const *c, const int64_t *N, lmk_qkernels k);
+/* The temporaries (lmk_tmp bytes) lmk_qmatmul_with takes for these sizes and kernels; -1 for
+ * sizes it refuses. */
+int64_t lmk_qmatmul_with_tmp_bytes(lmk_qfmt fmt, int64_t M, int64_t N, int64_t K, lmk_qkernels k);
 
 /* The AVX-512 activation quantizers (write what the generic ones write), for other x86 tables. */
 void lmk_act_q8_avx512(const float *x, void *y, int64_t nb);
@@ -82,7 +103,8 @@ void lmk_act_q8k_avx512(const float *x, void *y, int64_t nb);
 
 /* x16 (lmk.h): per group of 16 rows and block, the rows' f16 scales (and Q4_1's mins), then the
  * values: qs[k][r] holds values 4k..4k+3 of row r (Q8_0, k < 8: as unsigned w + 128), or for the
- * 4-bit formats (k < 4) the bytes 4k..4k+3 of row r's nibbles (low: values 4k.., high: 16 + 4k..);
+ * 4-bit formats (k < 4) the bytes 4k..4k+3 of row r's nibbles (low: values 4k.., high: 16 + 4k..;
+ * IQ4_NL's block is Q4_0's, so it takes x16_q4_0);
  * Q5_0's fifth bits follow as eight 64-bit masks, one bit per byte of the nibble vectors
  * (masks 0..3 for the low nibbles of qs[0..3], 4..7 for the high ones). */
 typedef struct { uint16_t d[16]; uint8_t qs[8][16][4]; } x16_q8_0;                       /* 544 B */
@@ -100,7 +122,14 @@ typedef char lmk_assert_x16[sizeof(x16_q8_0) == 16 * 34 && sizeof(x16_q4_0) == 1
  *     nibbles: values 64c + 4g.., sub-block 2c; high: 64c + 32 + 4g.., sub-block 2c + 1); Q5_K's
  *     qh[g][r] = row r's qh[4g .. + 4] (bit j: the fifth bit of sub-block j's value 4g + i).
  *   Q6_K: the rows' d; sc[j][r] the scale of group j (16 values); ql[n][h][g][r] = row r's
- *     ql[64n + 32h + 4g .. + 4] and qh[n][g][r] = its qh[32n + 4g .. + 4] (n: the half of 128). */
+ *     ql[64n + 32h + 4g .. + 4] and qh[n][g][r] = its qh[32n + 4g .. + 4] (n: the half of 128).
+ *   IQ4_XS: the rows' d, scales_h (sh[r]) and scales_l (sl[i][r] = row r's scales_l[i]) as the
+ *     file has them; qs[s][g][r] = row r's qs[16s + 4g .. + 4] (sub-block s of 32: low nibbles
+ *     values 32s + 4g.., high ones 32s + 16 + 4g..).
+ *   Q2_K / Q3_K: the rows' d (Q2_K's dmin), the file's scale bytes (sc[i][r] = row r's scales[i]:
+ *     Q2_K's scale and min nibbles of group i, Q3_K's packed six-bit scales); qs[n][k][r] = row
+ *     r's qs[32n + 4k .. + 4] (bits 2j, 2j + 1 of a byte: values 128n + 32j + 4k..), Q3_K's
+ *     hm[k][r] = its hmask[4k .. + 4] (bit 4n + j: the third bit of those values). */
 typedef struct {
     uint16_t d[16], dmin[16];
     uint8_t sl[4][16], ml[4][16];
@@ -120,17 +149,38 @@ typedef struct {
     uint8_t ql[2][2][8][16][4];
     uint8_t qh[2][8][16][4];
 } x16_q6_k;                                                                                 /* 3360 B */
+typedef struct {
+    uint16_t d[16], sh[16];
+    uint8_t sl[4][16];
+    uint8_t qs[8][4][16][4];
+} x16_iq4_xs;                                                                               /* 2176 B */
+typedef struct {
+    uint16_t d[16], dmin[16];
+    uint8_t sc[16][16];
+    uint8_t qs[2][8][16][4];
+} x16_q2_k;                                                                                 /* 1344 B */
+typedef struct {
+    uint16_t d[16];
+    uint8_t sc[12][16];
+    uint8_t hm[8][16][4];
+    uint8_t qs[2][8][16][4];
+} x16_q3_k;                                                                                 /* 1760 B */
 typedef char lmk_assert_x16k[sizeof(x16_q4_k) == 16 * 144 && sizeof(x16_q5_k) == 16 * 176 &&
-                             sizeof(x16_q6_k) == 16 * 210 ? 1 : -1];
+                             sizeof(x16_q6_k) == 16 * 210 && sizeof(x16_iq4_xs) == 16 * 136 &&
+                             sizeof(x16_q2_k) == 16 * 84 && sizeof(x16_q3_k) == 16 * 110 ? 1 : -1];
 /* Q5_K's blocks begin as Q4_K's (scales and all), so code on those fields serves both */
 typedef char lmk_assert_q5k_prefix[offsetof(x16_q5_k, qh) == offsetof(x16_q4_k, qs) &&
                                    offsetof(blk_q5_k, qh) == offsetof(blk_q4_k, qs) ? 1 : -1];
 
 /* The activations as the x16 tiles read them (a prep layout): the block's bytes, its scale, and
- * its constant term ready to use: off = -128·Σa (Q8_0), -8·Σa (Q4_0), -16·Σa (Q5_0); sd = d·Σa
+ * its constant term ready to use: off = -128·Σa (Q8_0, and IQ4_NL, whose levels the tiles read as
+ * level + 128), -8·Σa (Q4_0), -16·Σa (Q5_0); sd = d·Σa
  * (Q4_1). The K-quants': the super-block's bytes and scale, and bs: Q4_K / Q5_K the sums of the
  * eight sub-blocks of 32 as i16 pairs (bs[p] = Σ_{2p} | Σ_{2p+1} << 16, for the mins), Q6_K
- * -32 · Σ of each group of 16 (its offset). */
+ * -32 · Σ of each group of 16 (its offset), Q3_K -4 · Σ of each group of 16 (its q - 4, read as
+ * the unsigned q), IQ4_XS -128 · Σ of each sub-block of 32 (the offset of its levels read as
+ * unsigned, level + 128), Q2_K the sums of the 16 groups as i16 pairs (bs[p] = Σ_{2p} | Σ_{2p+1}
+ * << 16, for the mins). */
 typedef struct { int8_t qs[QK]; float d, sd; int32_t off, pad; } act_x16;                 /* 48 B */
 typedef struct { int8_t qs[QK_K]; int32_t bs[16]; float d; int32_t pad[15]; } act_x16k;   /* 384 B */
 
@@ -144,31 +194,26 @@ int lmk_cpu_dotprod(void);
 lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt);
 int64_t lmk_qx16_prep_bytes(lmk_qfmt fmt);
 
-/* An ISA's tile for fmt, from its tiles by format (NULL: the ISA has none for it), so that every
- * kernel table is one call. */
-static inline lmk_qtile_fn lmk_qtile_pick(lmk_qfmt fmt, lmk_qtile_fn q8_0, lmk_qtile_fn q4_0, lmk_qtile_fn q4_1,
-                                          lmk_qtile_fn q5_0, lmk_qtile_fn q4_k, lmk_qtile_fn q6_k) {
-    switch ((int)fmt) {
-    case LMK_Q8_0: return q8_0;
-    case LMK_Q4_0: return q4_0;
-    case LMK_Q4_1: return q4_1;
-    case LMK_Q5_0: return q5_0;
-    case LMK_Q4_K: return q4_k;
-    case LMK_Q6_K: return q6_k;
-    }
-    return NULL;
-}
+/* An ISA's tiles by format (NULL where it has none), and the one for fmt: every kernel table, row
+ * layout or x16, is one lookup in one of these. */
+typedef struct {
+    lmk_qtile_fn q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs;
+} lmk_qtiles;
 
-/* The same for the six formats files bring (no quantizer writes them). */
-static inline lmk_qtile_fn lmk_qtile_pick_file(lmk_qfmt fmt, lmk_qtile_fn q5_1, lmk_qtile_fn iq4_nl, lmk_qtile_fn q2_k,
-                                               lmk_qtile_fn q3_k, lmk_qtile_fn q5_k, lmk_qtile_fn iq4_xs) {
+static inline lmk_qtile_fn lmk_qtile_of(lmk_qfmt fmt, const lmk_qtiles *t) {
     switch ((int)fmt) {
-    case LMK_Q5_1: return q5_1;
-    case LMK_IQ4_NL: return iq4_nl;
-    case LMK_Q2_K: return q2_k;
-    case LMK_Q3_K: return q3_k;
-    case LMK_Q5_K: return q5_k;
-    case LMK_IQ4_XS: return iq4_xs;
+    case LMK_Q8_0: return t->q8_0;
+    case LMK_Q4_0: return t->q4_0;
+    case LMK_Q4_1: return t->q4_1;
+    case LMK_Q5_0: return t->q5_0;
+    case LMK_Q5_1: return t->q5_1;
+    case LMK_IQ4_NL: return t->iq4_nl;
+    case LMK_Q2_K: return t->q2_k;
+    case LMK_Q3_K: return t->q3_k;
+    case LMK_Q4_K: return t->q4_k;
+    case LMK_Q5_K: return t->q5_k;
+    case LMK_Q6_K: return t->q6_k;
+    case LMK_IQ4_XS: return t->iq4_xs;
     }
     return NULL;
 }

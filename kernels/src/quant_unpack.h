@@ -186,7 +186,7 @@ QU_INLINE void qu_tile(const lmk_qfmt fmt, const uint8_t *w, int64_t ws, const u
     QU_TILE(tile_q5_k, LMK_Q5_K)                                                                        \
     QU_TILE(tile_iq4_xs, LMK_IQ4_XS)                                                                    \
     lmk_qkernels name(lmk_qfmt fmt) {                                                                   \
-        lmk_qkernels k = {NULL, NULL, NULL, 0};                                                         \
+        lmk_qkernels k = {.tile = NULL};                                                         \
         switch ((int)fmt) {                                                                             \
         case LMK_Q5_1: k.tile = tile_q5_1; break;                                                       \
         case LMK_IQ4_NL: k.tile = tile_iq4_nl; break;                                                   \

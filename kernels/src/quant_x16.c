@@ -6,10 +6,7 @@
  * generic dot, block by block in the same order, so it gives the generic qmatmul's bits. */
 #include "quant_internal.h"
 
-int lmk_qx16_supported(lmk_qfmt fmt) {
-    return fmt == LMK_Q8_0 || fmt == LMK_Q4_0 || fmt == LMK_Q4_1 || fmt == LMK_Q5_0 || fmt == LMK_Q4_K ||
-           fmt == LMK_Q5_K || fmt == LMK_Q6_K;
-}
+int lmk_qx16_supported(lmk_qfmt fmt) { return lmk_qfmt_valid((int)fmt) && fmt != LMK_Q5_1; }
 
 /* The active ISA's x16 table for fmt, or NULL where it has none (the generic tile runs). */
 static const lmk_qkernels *native_table(lmk_qfmt fmt, lmk_qkernels *k) {
@@ -88,7 +85,8 @@ static void x16_block(lmk_qfmt fmt, uint8_t *X, uint8_t *blk, int r, int to_file
             }
         break;
     }
-    case LMK_Q4_0: {
+    case LMK_Q4_0:
+    case LMK_IQ4_NL: {  /* the same block: d, then 16 bytes of nibbles (IQ4_NL's index its levels) */
         x16_q4_0 *x = (x16_q4_0 *)X;
         blk_q4_0 *b = (blk_q4_0 *)blk;
         MOVE(&x->d[r], &b->d, 2);
@@ -150,6 +148,36 @@ static void x16_block(lmk_qfmt fmt, uint8_t *X, uint8_t *blk, int r, int to_file
                 for (int h = 0; h < 2; h++) MOVE(x->ql[n][h][g][r], b->ql + 64 * n + 32 * h + 4 * g, 4);
                 MOVE(x->qh[n][g][r], b->qh + 32 * n + 4 * g, 4);
             }
+        break;
+    }
+    case LMK_Q2_K: {
+        x16_q2_k *x = (x16_q2_k *)X;
+        blk_q2_k *b = (blk_q2_k *)blk;
+        MOVE(&x->d[r], &b->d, 2);
+        MOVE(&x->dmin[r], &b->dmin, 2);
+        for (int g = 0; g < 16; g++) MOVE(&x->sc[g][r], &b->scales[g], 1);
+        for (int n = 0; n < 2; n++)
+            for (int k = 0; k < 8; k++) MOVE(x->qs[n][k][r], b->qs + 32 * n + 4 * k, 4);
+        break;
+    }
+    case LMK_Q3_K: {
+        x16_q3_k *x = (x16_q3_k *)X;
+        blk_q3_k *b = (blk_q3_k *)blk;
+        MOVE(&x->d[r], &b->d, 2);
+        for (int i = 0; i < 12; i++) MOVE(&x->sc[i][r], &b->scales[i], 1);
+        for (int k = 0; k < 8; k++) MOVE(x->hm[k][r], b->hmask + 4 * k, 4);
+        for (int n = 0; n < 2; n++)
+            for (int k = 0; k < 8; k++) MOVE(x->qs[n][k][r], b->qs + 32 * n + 4 * k, 4);
+        break;
+    }
+    case LMK_IQ4_XS: {
+        x16_iq4_xs *x = (x16_iq4_xs *)X;
+        blk_iq4_xs *b = (blk_iq4_xs *)blk;
+        MOVE(&x->d[r], &b->d, 2);
+        MOVE(&x->sh[r], &b->scales_h, 2);
+        for (int i = 0; i < 4; i++) MOVE(&x->sl[i][r], &b->scales_l[i], 1);
+        for (int s = 0; s < 8; s++)
+            for (int g = 0; g < 4; g++) MOVE(x->qs[s][g][r], b->qs + 16 * s + 4 * g, 4);
         break;
     }
     }
@@ -225,9 +253,13 @@ static void prep_q8_0(const void *act, void *out, int64_t nb) { prep_x16(act, ou
 static void prep_q4_0(const void *act, void *out, int64_t nb) { prep_x16(act, out, nb, -8, 0); }
 static void prep_q4_1(const void *act, void *out, int64_t nb) { prep_x16(act, out, nb, 0, 1); }
 static void prep_q5_0(const void *act, void *out, int64_t nb) { prep_x16(act, out, nb, -16, 0); }
+static void prep_iq4_nl(const void *act, void *out, int64_t nb) { prep_x16(act, out, nb, -128, 0); }
 
-/* K-quants: offsets = 1 gives Q6_K's -32 · Σ per group of 16, else the sums of 32 as i16 pairs */
-static void prep_x16k(const void *act, void *out, int64_t nb, int offsets) {
+/* K-quants' bs (act_x16k), by what the format's tile reads: the sums of 32 (or of 16) as i16
+ * pairs, or off times the sum of each group of 16 (or of 32) */
+enum { BS_PAIRS_32, BS_PAIRS_16, BS_OFF_16, BS_OFF_32 };
+
+static void prep_x16k(const void *act, void *out, int64_t nb, int bs, int32_t off) {
     const act_q8k *a = act;
     act_x16k *o = out;
     const int64_t padded = (nb + QP_GROUP - 1) / QP_GROUP * QP_GROUP;
@@ -236,17 +268,31 @@ static void prep_x16k(const void *act, void *out, int64_t nb, int offsets) {
         if (b >= nb) continue;
         memcpy(o[b].qs, a[b].qs, QK_K);
         o[b].d = a[b].d;
-        for (int j = 0; j < 16; j++)
-            if (offsets) o[b].bs[j] = -32 * a[b].bsums[j];
-        for (int p = 0; p < 4 && !offsets; p++) {  /* |Σ of 32| <= 32 · 127: an i16 */
-            const int32_t lo = a[b].bsums[4 * p] + a[b].bsums[4 * p + 1], hi = a[b].bsums[4 * p + 2] + a[b].bsums[4 * p + 3];
-            o[b].bs[p] = (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+        const int16_t *g = a[b].bsums;   /* the sums of the 16 groups of 16 */
+        switch (bs) {
+        case BS_OFF_16:
+            for (int j = 0; j < 16; j++) o[b].bs[j] = off * g[j];
+            break;
+        case BS_OFF_32:
+            for (int s = 0; s < 8; s++) o[b].bs[s] = off * (g[2 * s] + g[2 * s + 1]);
+            break;
+        case BS_PAIRS_16:
+            for (int p = 0; p < 8; p++) o[b].bs[p] = (int32_t)((uint32_t)(uint16_t)g[2 * p] | (uint32_t)(uint16_t)g[2 * p + 1] << 16);
+            break;
+        default:  /* BS_PAIRS_32; |Σ of 32| <= 32 · 127: an i16 */
+            for (int p = 0; p < 4; p++) {
+                const int32_t lo = g[4 * p] + g[4 * p + 1], hi = g[4 * p + 2] + g[4 * p + 3];
+                o[b].bs[p] = (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+            }
         }
     }
 }
 
-static void prep_q4_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, 0); }
-static void prep_q6_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, 1); }
+static void prep_q2_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, BS_PAIRS_16, 0); }
+static void prep_q3_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, BS_OFF_16, -4); }
+static void prep_q4_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, BS_PAIRS_32, 0); }
+static void prep_q6_k(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, BS_OFF_16, -32); }
+static void prep_iq4_xs(const void *act, void *out, int64_t nb) { prep_x16k(act, out, nb, BS_OFF_32, -128); }
 
 lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt) {
     switch ((int)fmt) {
@@ -254,9 +300,13 @@ lmk_qprep_fn lmk_qx16_prep(lmk_qfmt fmt) {
     case LMK_Q4_0: return prep_q4_0;
     case LMK_Q4_1: return prep_q4_1;
     case LMK_Q5_0: return prep_q5_0;
+    case LMK_IQ4_NL: return prep_iq4_nl;
+    case LMK_Q2_K: return prep_q2_k;
+    case LMK_Q3_K: return prep_q3_k;
     case LMK_Q4_K:
     case LMK_Q5_K: return prep_q4_k;
     case LMK_Q6_K: return prep_q6_k;
+    case LMK_IQ4_XS: return prep_iq4_xs;
     }
     return NULL;
 }
@@ -298,24 +348,49 @@ X16_GENERIC(tile_q8_0, LMK_Q8_0)
 X16_GENERIC(tile_q4_0, LMK_Q4_0)
 X16_GENERIC(tile_q4_1, LMK_Q4_1)
 X16_GENERIC(tile_q5_0, LMK_Q5_0)
+X16_GENERIC(tile_iq4_nl, LMK_IQ4_NL)
+X16_GENERIC(tile_q2_k, LMK_Q2_K)
+X16_GENERIC(tile_q3_k, LMK_Q3_K)
 X16_GENERIC(tile_q4_k, LMK_Q4_K)
 X16_GENERIC(tile_q5_k, LMK_Q5_K)
 X16_GENERIC(tile_q6_k, LMK_Q6_K)
+X16_GENERIC(tile_iq4_xs, LMK_IQ4_XS)
 
 static lmk_qkernels x16_generic(lmk_qfmt fmt) {
-    lmk_qkernels k = {NULL, NULL, NULL, 0};
-    k.tile = fmt == LMK_Q5_K ? tile_q5_k : lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
+    static const lmk_qtiles tiles = {.q8_0 = tile_q8_0, .q4_0 = tile_q4_0, .q4_1 = tile_q4_1, .q5_0 = tile_q5_0,
+                                     .iq4_nl = tile_iq4_nl, .q2_k = tile_q2_k, .q3_k = tile_q3_k, .q4_k = tile_q4_k,
+                                     .q5_k = tile_q5_k, .q6_k = tile_q6_k, .iq4_xs = tile_iq4_xs};
+    lmk_qkernels k = {.tile = NULL};
+    k.tile = lmk_qtile_of(fmt, &tiles);
     return k;
 }
 
 /* ---------------------------------------------------------------- qmatmul */
+
+/* The kernels a call takes on this CPU: native tiles, else the portable ones. */
+static lmk_qkernels x16_kernels(lmk_qfmt fmt) {
+    lmk_qkernels k;
+    const lmk_qkernels *native = native_table(fmt, &k);
+    return native ? *native : x16_generic(fmt);
+}
 
 /* The driver hands a tile whole panels of 16 rows (N % 16 == 0): w + n0 · row_bytes is then the
  * start of group n0 / 16, since a group holds 16 rows' bytes. */
 lmk_status lmk_qmatmul_x16(lmk_qfmt fmt, const float *a, const void *x, float *c, int64_t M, int64_t N,
                            int64_t K) {
     if (!lmk_qx16_supported(fmt) || N % 16) return LMK_ERR_ARG;
-    lmk_qkernels k;
-    const lmk_qkernels *native = native_table(fmt, &k);
-    return lmk_qmatmul_with(fmt, a, x, c, M, N, K, native ? *native : x16_generic(fmt));
+    return lmk_qmatmul_with(fmt, a, x, c, M, N, K, x16_kernels(fmt));
+}
+
+lmk_status lmk_qmatmul_x16_many(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *x,
+                                float *const *c, const int64_t *N) {
+    if (!lmk_qx16_supported(fmt) || n < 1 || n > LMK_QMATMUL_MANY || !N) return LMK_ERR_ARG;
+    for (int i = 0; i < n; i++)
+        if (N[i] % 16) return LMK_ERR_ARG;
+    return lmk_qmatmul_many_with(fmt, a, M, K, n, x, c, N, x16_kernels(fmt));
+}
+
+int64_t lmk_qmatmul_x16_tmp_bytes(lmk_qfmt fmt, int64_t M, int64_t N, int64_t K) {
+    if (!lmk_qx16_supported(fmt) || N % 16) return -1;
+    return lmk_qmatmul_with_tmp_bytes(fmt, M, N, K, x16_kernels(fmt));
 }

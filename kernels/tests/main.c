@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define FAMILIES(X) X(threads) X(fp8) X(matmul) X(quant) X(norm) X(softmax) X(rope) X(act) X(attention)
+#define FAMILIES(X) X(threads) X(fp8) X(matmul) X(quant) X(norm) X(softmax) X(rope) X(act) X(attention) X(scratch)
 
 #define DECLARE(name) void test_##name(void);
 FAMILIES(DECLARE)

@@ -266,7 +266,8 @@ static void test_qmatmul_bits(void) {
 /* x16 layouts: repacking is lossless (unpack gives the file's bytes back); on every ISA the x16
  * qmatmul agrees with the float reference and with the generic int8 path of the file's layout
  * (on the scalar ISA bit for bit: the generic x16 tile runs the same dots in the same order);
- * an output does not depend on how many activation rows share its tile, nor on the threads. */
+ * an output does not depend on how many activation rows share its tile (nor on whether prefill
+ * unpacked its values first), nor on the threads. */
 static void check_x16(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, int64_t K) {
     int64_t rb;
     lmk_qrow_bytes(fmt, K, &rb);
@@ -320,25 +321,83 @@ static void check_x16(lmk_qfmt fmt, const char *name, int64_t M, int64_t N, int6
 }
 
 static void test_x16(void) {
-    static const lmk_qfmt fmts[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0, LMK_Q4_K, LMK_Q5_K, LMK_Q6_K};
-    static const char *const names[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q5_k", "q6_k"};
-    for (int f = 0; f < 7; f++) {
+    static const lmk_qfmt fmts[] = {LMK_Q8_0, LMK_Q4_0, LMK_Q4_1, LMK_Q5_0, LMK_IQ4_NL, LMK_Q2_K,
+                                    LMK_Q3_K, LMK_Q4_K, LMK_Q5_K, LMK_Q6_K, LMK_IQ4_XS};
+    static const char *const names[] = {"q8_0", "q4_0", "q4_1", "q5_0", "iq4_nl", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_xs"};
+    for (int f = 0; f < 11; f++) {
         const int64_t be = lmk_qblock_elems(fmts[f]);
         check_x16(fmts[f], names[f], 1, 16, be);
         check_x16(fmts[f], names[f], 7, 48, 5 * be);   /* tiles of 4 and 3 activation rows */
         check_x16(fmts[f], names[f], 2, 64, be == 32 ? 576 : 3 * be);
+        check_x16(fmts[f], names[f], 19, 48, 5 * be);  /* prefill: unpacked once, panels 2 then 1, blocks 2, 2, 1 */
         expect_true("x16 supported", lmk_qx16_supported(fmts[f]));
     }
     uint8_t buf[16 * 210] = {0};
     float a[256] = {0}, c[16];
     expect_true("x16 rejects: formats without it, N % 16, K % the block, unknown formats",
-                !lmk_qx16_supported(LMK_Q2_K) && !lmk_qx16_native(LMK_IQ4_XS) &&
-                    lmk_qrepack_x16(LMK_Q3_K, buf, buf, 16, 256) == LMK_ERR_ARG &&
+                !lmk_qx16_supported(LMK_Q5_1) && !lmk_qx16_native(LMK_Q5_1) &&
+                    lmk_qrepack_x16(LMK_Q5_1, buf, buf, 16, 32) == LMK_ERR_ARG &&
                     lmk_qrepack_x16(LMK_Q8_0, buf, buf, 15, 32) == LMK_ERR_ARG &&
                     lmk_qunpack_x16(LMK_Q8_0, buf, buf, 16, 33) == LMK_ERR_ARG &&
                     lmk_qrepack_x16(LMK_Q6_K, buf, buf, 16, 32) == LMK_ERR_ARG &&
                     lmk_qmatmul_x16(LMK_Q8_0, a, buf, c, 1, 8, 32) == LMK_ERR_ARG &&
                     lmk_qmatmul_x16((lmk_qfmt)99, a, buf, c, 1, 16, 32) == LMK_ERR_ARG);
+}
+
+/* Several matrices in one call (lmk_qmatmul_many / _x16_many): every output the bits of its own
+ * call, in the file's layout (any row counts) and in x16 (multiples of 16), decode and prefill,
+ * on three threads; bad arguments refused. */
+static void check_many(lmk_qfmt fmt, const char *name, int x16, int64_t M, int64_t K) {
+    const int64_t N[3] = {x16 ? 48 : 40, x16 ? 16 : 7, x16 ? 32 : 33};
+    int64_t rb;
+    lmk_qrow_bytes(fmt, K, &rb);
+    float *a = malloc(M * K * sizeof(float));
+    fill_normal(a, M * K, 1.0f);
+    uint8_t *q[3], *w[3];
+    float *one[3], *got[3];
+    for (int i = 0; i < 3; i++) {
+        q[i] = malloc((size_t)(N[i] * rb)), w[i] = malloc((size_t)(N[i] * rb));
+        one[i] = malloc(M * N[i] * sizeof(float)), got[i] = malloc(M * N[i] * sizeof(float));
+        fill_random_blocks(fmt, q[i], N[i] * K / lmk_qblock_elems(fmt));
+        if (x16) lmk_qrepack_x16(fmt, q[i], w[i], N[i], K);
+        else memcpy(w[i], q[i], (size_t)(N[i] * rb));
+    }
+    FOR_EACH_ISA(isa) {
+        lmk_threads_set(1);
+        for (int i = 0; i < 3; i++)
+            if (x16) lmk_qmatmul_x16(fmt, a, w[i], one[i], M, N[i], K);
+            else lmk_qmatmul(fmt, a, w[i], one[i], M, N[i], K);
+        lmk_threads_set(3);
+        const void *ws[3] = {w[0], w[1], w[2]};
+        const lmk_status st = x16 ? lmk_qmatmul_x16_many(fmt, a, M, K, 3, ws, got, N) : lmk_qmatmul_many(fmt, a, M, K, 3, ws, got, N);
+        int same = st == LMK_OK;
+        for (int i = 0; i < 3; i++) same &= memcmp(one[i], got[i], (size_t)(M * N[i]) * sizeof(float)) == 0;
+        char what[128];
+        snprintf(what, sizeof what, "qmatmul_many %s %s M=%lld K=%lld: each matrix == its own call", name,
+                 x16 ? "x16" : "rows", (long long)M, (long long)K);
+        expect_true(what, same);
+    }
+    lmk_threads_set(0);
+    const void *ws[1] = {w[0]};
+    const int64_t odd[1] = {8};
+    expect_true("qmatmul_many rejects: no matrices, more than LMK_QMATMUL_MANY, x16 rows % 16",
+                lmk_qmatmul_many(fmt, a, M, K, 0, ws, got, N) == LMK_ERR_ARG &&
+                    lmk_qmatmul_many(fmt, a, M, K, LMK_QMATMUL_MANY + 1, ws, got, N) == LMK_ERR_ARG &&
+                    lmk_qmatmul_x16_many(fmt, a, M, K, 1, ws, got, odd) == LMK_ERR_ARG);
+    for (int i = 0; i < 3; i++) free(q[i]), free(w[i]), free(one[i]), free(got[i]);
+    free(a);
+}
+
+static void test_many(void) {
+    static const lmk_qfmt fmts[] = {LMK_Q4_0, LMK_Q8_0, LMK_Q4_K, LMK_Q6_K, LMK_Q3_K};
+    static const char *const names[] = {"q4_0", "q8_0", "q4_k", "q6_k", "q3_k"};
+    for (int f = 0; f < 5; f++) {
+        const int64_t K = 3 * lmk_qblock_elems(fmts[f]);
+        for (int x16 = 0; x16 < 2; x16++) {
+            check_many(fmts[f], names[f], x16, 1, K);
+            check_many(fmts[f], names[f], x16, 19, K);
+        }
+    }
 }
 
 void test_quant(void) {
@@ -348,4 +407,5 @@ void test_quant(void) {
     test_qmatmul();
     test_qmatmul_bits();
     test_x16();
+    test_many();
 }

@@ -27,7 +27,7 @@ class NativeBackend:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.path = Path(path)
         self.context, self.kv_dtype, self.threads, self.max_sequences = context, kv_dtype, threads, max_sequences
-        self.max_waiting = max_waiting   # generations queued for a KV slot; one more is Overloaded
+        self.max_waiting = max_waiting   # generations waiting beyond the free KV slots; one more is Overloaded
         self.key = f"native:{self.path.resolve()}:{context}:{kv_dtype}"
         self._model = None
         self._shape = None   # (config, weight bytes), read once from the header

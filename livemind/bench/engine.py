@@ -221,6 +221,20 @@ def synthetic_model(family: str, ftype: str, cache: Path, log=print) -> Path:
     return dst
 
 
+def step_bytes(path) -> int:
+    """The weight bytes one decode step reads: every matrix but the token embedding (one row of it
+    is read), which is read whole as the output projection when the model ties them."""
+    from livemind.engine.gguf import GGUFFile
+
+    f = GGUFFile(path)
+    try:
+        tied = "output.weight" not in f.tensors
+        return sum(t.nbytes for name, t in f.tensors.items()
+                   if len(t.shape) == 2 and (name != "token_embd.weight" or tied))
+    finally:
+        f.close()
+
+
 def synthetic_run(cases: list[tuple[str, str]], threads: int, rounds: int, repeats: int, cache: Path,
                   log=print) -> dict:
     from livemind.bench._timing import machine_facts
@@ -232,7 +246,7 @@ def synthetic_run(cases: list[tuple[str, str]], threads: int, rounds: int, repea
         for r in range(rounds):
             for engine in (("livemind", "llama.cpp") if r % 2 == 0 else ("llama.cpp", "livemind")):
                 runs[engine].append(_child(engine, path, threads, repeats, batched=False))
-        row = {"family": family, "type": ftype, "threads": threads}
+        row = {"family": family, "type": ftype, "threads": threads, "step_bytes": step_bytes(path)}
         for engine, got in runs.items():
             errors = [g["error"] for g in got if "error" in g]
             if errors:
@@ -277,18 +291,24 @@ def write_synthetic(result: dict, out_dir: Path) -> None:
         f"- CPU: {f['cpu']}, {f['cpus_usable']} usable CPUs; ISAs {', '.join(f['isas'])}; load average at the end {load}",
         f"- llama.cpp: llama-cpp-python's build (n_threads = n_threads_batch = threads, n_batch 512); date {f['date']}",
         "",
-        "| family | type | threads | decode tok/s (ours / llama.cpp) | decode ratio | prefill tok/s (ours / llama.cpp) "
-        "| prefill ratio |",
-        "|---|---|---:|---|---:|---|---:|",
+        "Decode GB/s is the weight bytes a decode step reads (every matrix; the token embedding only",
+        "where it is the output too) times the tokens per second: where both engines are near what this",
+        "machine's memory gives, the ratio cannot grow much.",
+        "",
+        "| family | type | threads | decode tok/s (ours / llama.cpp) | decode ratio | decode GB/s (ours / llama.cpp) "
+        "| prefill tok/s (ours / llama.cpp) | prefill ratio |",
+        "|---|---|---:|---|---:|---|---|---:|",
     ]
     for row in result["rows"]:
         ours, peer = row["livemind"], row["llama.cpp"]
         if "error" in ours or "error" in peer:
             lines.append(f"| {row['family']} | {row['type']} | {row['threads']} | error: "
-                         f"{ours.get('error') or peer.get('error')} ||||")
+                         f"{ours.get('error') or peer.get('error')} |||||")
             continue
+        gbs = " / ".join(f"{e['decode_tok_s'] * row['step_bytes'] / 1e9:.1f}" for e in (ours, peer)) \
+            if "step_bytes" in row else "—"
         lines.append(f"| {row['family']} | {row['type']} | {row['threads']} | {ours['decode_tok_s']:.1f} / "
-                     f"{peer['decode_tok_s']:.1f} | {ours['decode_tok_s'] / peer['decode_tok_s']:.2f}× | "
+                     f"{peer['decode_tok_s']:.1f} | {ours['decode_tok_s'] / peer['decode_tok_s']:.2f}× | {gbs} | "
                      f"{ours['prefill_tok_s']:.0f} / {peer['prefill_tok_s']:.0f} | "
                      f"{ours['prefill_tok_s'] / peer['prefill_tok_s']:.2f}× |")
     (out_dir / "engine-synthetic.md").write_text("\n".join(lines) + "\n")

@@ -114,6 +114,7 @@ async def _drive(url: str, pid: int, minutes: float, concurrency: int, interval:
                 pool = s["pool"]
                 row = {"t": round(time.monotonic() - t0, 1), **{k.lower(): v for k, v in _status(pid).items()},
                        "loaded": [m["experts"][0] for m in pool["models"].values() if m["state"] == "loaded"],
+                       "resident": [m["experts"][0] for m in pool["models"].values() if m["state"] != "unloaded"],
                        "loads": pool["counters"]["loads"], "unloads": pool["counters"]["unloads"],
                        "governor_usage": pool["governor"]["usage"], "requests": s["server"]["requests"],
                        "in_flight": s["server"]["in_flight"]}
@@ -149,12 +150,20 @@ def summarise(samples: list[dict]) -> dict:
     by_loaded: dict[str, list[int]] = {}
     for r in samples:
         by_loaded.setdefault("+".join(sorted(r["loaded"])) or "none", []).append(r["vmrss"])
+    # the process's own memory (Python, the router's encoder, the server): its RSS with no model
+    # loaded, loading or unloading, once the first has come and gone; the budget counts the
+    # models beside it
+    idle = [r["vmrss"] for r in samples if not r.get("resident", r["loaded"]) and r["loads"] > 0]
+    own = statistics.median(idle) if idle else None
+    peak = max(r["vmhwm"] for r in samples)
     return {
         "samples": n, "minutes": samples[-1]["t"] / 60 if samples else 0,
+        "own_rss_mib": round(own / MIB, 1) if own is not None else None,
+        "peak_less_own_mib": round((peak - own) / MIB, 1) if own is not None else None,
         "rss_max_mib_by_third": [round(max(r["vmrss"] for r in t) / MIB, 1) for t in thirds if t],
         "rss_median_mib_by_third": [round(statistics.median(r["vmrss"] for r in t) / MIB, 1) for t in thirds if t],
         "second_half_slope_mib_per_hour": round(_slope_mib_per_hour(samples[n // 2:]), 1),
-        "peak_rss_mib": round(max(r["vmhwm"] for r in samples) / MIB, 1),
+        "peak_rss_mib": round(peak / MIB, 1),
         "rss_mib_by_models_loaded": {k: {"median": round(statistics.median(v) / MIB, 1),
                                          "max": round(max(v) / MIB, 1), "samples": len(v)}
                                      for k, v in sorted(by_loaded.items())},
@@ -209,6 +218,20 @@ def main(*, minutes: float = 30.0, concurrency: int = 4, interval: float = 5.0, 
     return 0
 
 
+def _own_memory(s: dict, budget_mib: int) -> str:
+    """What the report says of the budget, which counts the models beside the server's own memory."""
+    if s.get("own_rss_mib") is None:
+        within = s["peak_rss_mib"] <= budget_mib
+        return (f"The budget ({budget_mib} MiB) counts the models; the peak counts the server's own memory too "
+                "(Python, the router's encoder, the HTTP server), which this run never saw alone (with its "
+                f"clients some model was always loading or loaded), and the whole process "
+                f"{'stayed within' if within else 'went over'} the models' budget.")
+    return (f"The budget ({budget_mib} MiB) counts the models; the server's own memory (Python, the router's "
+            f"encoder, the HTTP server: its median RSS with no model loaded, loading or unloading) is "
+            f"{s['own_rss_mib']:g} MiB beside it, so the models' share of the peak is at most "
+            f"{s['peak_less_own_mib']:g} MiB.")
+
+
 def _write(folder: Path, report: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "soak.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -240,7 +263,7 @@ change what the server holds resident.
 **Result:** {s['requests']} requests in {s['minutes']:.1f} min, {s['loads']} model loads. RSS maximum by third of
 the run: {' / '.join(f'{x:g}' for x in s['rss_max_mib_by_third'])} MiB; median by third:
 {' / '.join(f'{x:g}' for x in s['rss_median_mib_by_third'])} MiB; linear trend over the second half
-{s['second_half_slope_mib_per_hour']:+g} MiB/hour; peak {s['peak_rss_mib']:g} MiB (budget {st['budget_mib']} MiB).
+{s['second_half_slope_mib_per_hour']:+g} MiB/hour; peak {s['peak_rss_mib']:g} MiB. {_own_memory(s, st['budget_mib'])}
 
 RSS by the models loaded at the sample:
 

@@ -56,6 +56,7 @@ class ModelConfig:
     rope_freqs: bool = False       # the file's rope_freqs.weight scales each RoPE pair
     long_rope: bool = False        # the file's rope_factors_long/short scale each RoPE pair (LongRoPE)
     rope_ctx_orig: int = 0         # LongRoPE: a context beyond this takes the long factors
+    rope_yarn: tuple[float, ...] = ()   # YaRN: per RoPE pair, the divisor of its frequency (as rope_freqs)
     global_rope: bool = True       # False: global layers have no RoPE (Cohere2)
     attn_softcap: float = 0.0      # > 0: attention scores become cap·tanh(score/cap)
     final_softcap: float = 0.0     # > 0: logits likewise
@@ -103,11 +104,20 @@ class ModelConfig:
             theta_local = sw.local_rope_theta
 
         attn_scale = desc.attn_scale(n_layer, n_embd, n_head, head_dim) if desc.attn_scale else 1.0 / math.sqrt(head_dim)
+        long_rope = desc.long_rope and "rope_factors_long.weight" in f.tensors
+        n_ctx_train = get("context_length", hi=MAX_CONTEXT)
+        yarn = f.metadata.get(f"{name}.rope.scaling.type") == "yarn"
         if "rope.scaling.attn_factor" in desc.applies:   # RoPE multiplies q and k by it: q·k by its square
             attn_scale *= get("rope.scaling.attn_factor", 1.0, lo=0.0, hi=1e3, kind=float, open_lo=True) ** 2
-        long_rope = desc.long_rope and "rope_factors_long.weight" in f.tensors
-
-        n_ctx_train = get("context_length", hi=MAX_CONTEXT)
+        rope_yarn: tuple[float, ...] = ()
+        if yarn:
+            if sw or long_rope or (desc.rope_freqs and "rope_freqs.weight" in f.tensors):
+                raise ModelLoadError(f.path, f"metadata {name}.rope.scaling.type = 'yarn': YaRN is applied to "
+                                             "models without sliding-window layers or per-pair RoPE factors")
+            factor = get("rope.scaling.factor", lo=1.0, hi=1e6, kind=float)
+            ctx_orig = get("rope.scaling.original_context_length", n_ctx_train, lo=1, hi=MAX_CONTEXT)
+            rope_yarn, mscale = _yarn(head_dim, rope_theta, factor, ctx_orig)
+            attn_scale *= mscale ** 2
 
         def softcap(key: str, default: float) -> float:
             return get(key, default, lo=0.0, hi=1e6, kind=float) if key in desc.applies else 0.0
@@ -124,10 +134,11 @@ class ModelConfig:
             embed_scale=math.sqrt(n_embd) if desc.embed_scale_sqrt else 1.0,
             attn_scale=attn_scale,
             qk_norm=desc.qk_norm, post_norms=desc.post_norms, tied_output="output.weight" not in f.tensors,
-            biases=desc.biases, rope_freq_scale=_rope_freq_scale(f, name),
+            biases=desc.biases, rope_freq_scale=1.0 if yarn else _rope_freq_scale(f, name),
             rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, norm=desc.norm,
             parallel_residual=desc.parallel_residual, long_rope=long_rope,
             rope_ctx_orig=get("rope.scaling.original_context_length", n_ctx_train, hi=MAX_CONTEXT) if long_rope else 0,
+            rope_yarn=rope_yarn,
             global_rope=sw.global_rope if sw else True,
             attn_softcap=softcap("attn_logit_softcapping", desc.attn_softcap),
             final_softcap=softcap("final_logit_softcapping", desc.final_softcap),
@@ -179,9 +190,25 @@ def _sliding_layers(f: GGUFFile, desc: Architecture, n_layer: int) -> tuple[bool
     return tuple(n == 0 or il % n < n - 1 for il in range(n_layer))   # llama.cpp: 0 means every layer slides
 
 
+def _yarn(n_dims: int, base: float, factor: float, ctx_orig: int) -> tuple[tuple[float, ...], float]:
+    """YaRN as llama.cpp applies it (ggml's rope_yarn, beta_fast 32 and beta_slow 1, extrapolation
+    factor 1): pair d's angle mixes the interpolated one (scaled by 1 / factor) and the original,
+    by a ramp between the correction dimensions; returned as the divisor of each pair's frequency,
+    with the magnitude factor RoPE puts on q and k (1 + 0.1 ln factor)."""
+    def corr_dim(n_rot: float) -> float:
+        return n_dims * math.log(ctx_orig / (n_rot * 2 * math.pi)) / (2 * math.log(base))
+
+    low, high = max(0.0, math.floor(corr_dim(32.0))), min(n_dims - 1.0, math.ceil(corr_dim(1.0)))
+    scale, divisors = 1.0 / factor, []
+    for d in range(n_dims // 2):
+        ramp = 1.0 - min(1.0, max(0.0, (d - low) / max(0.001, high - low)))
+        divisors.append(1.0 / (scale * (1.0 - ramp) + ramp))
+    return tuple(divisors), 1.0 + 0.1 * math.log(factor)
+
+
 def _rope_freq_scale(f: GGUFFile, arch: str) -> float:
-    """1 / factor for linear RoPE scaling; 1 without scaling. Other kinds (YaRN, LongRoPE) are
-    refused: only "none" and "linear" are applied."""
+    """1 / factor for linear RoPE scaling; 1 without scaling. YaRN is applied apart (_yarn); other
+    kinds are refused."""
     kind = f.metadata.get(f"{arch}.rope.scaling.type", "none")
     factor = f.metadata.get(f"{arch}.rope.scaling.factor")
     if kind == "none" or (kind == "linear" and factor in (None, 0, 1)):

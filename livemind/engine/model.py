@@ -19,7 +19,7 @@ from livemind import kernels as K
 from livemind.engine.config import ModelConfig
 from livemind.engine.encoder import Encoder
 from livemind.engine.gguf import GGUFFile
-from livemind.engine.memory import KV_DTYPES, KVCache, MemoryPlan, plan, repacks
+from livemind.engine.memory import KV_DTYPES, WEIGHT_TYPES, KVCache, Mapped, MemoryPlan, plan, repacks
 from livemind.engine.sampling import SamplingParams
 from livemind.engine.scheduler import EngineDead, Request, Scheduler, TokenEvent
 from livemind.engine.tokenizer import Tokenizer
@@ -37,9 +37,6 @@ _BASE_LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                        "ffn_up", "ffn_down")
 _F32_ONLY = ("norm", "bias", "rope_freqs")   # vectors the step reads as floats
 REPACK_CHUNK = 8 << 20     # bytes of a weight repacked at a time (the file's pages dropped behind)
-# GGUF types the step reads a projection or embedding in: floats, halves (widened in registers)
-# and the quantized formats of livemind.kernels
-_WEIGHT_TYPES = ("F32", "F16", "BF16", *(q.upper() for q in K.QUANT_FORMATS))
 
 
 def _layer_tensors(cfg: ModelConfig) -> tuple[str, ...]:
@@ -60,6 +57,11 @@ class Model:
         if kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.file = GGUFFile(path)
+        self._owned: list[Mapped] = []          # weights in the x16 layout, the workspace
+        self._caches: list[KVCache] = []
+        self._repacked: list[str] = []          # the tensors laid out in x16
+        self._lock = threading.Lock()           # one step at a time: the workspace is shared
+        self._native = None
         try:
             self.config = cfg = ModelConfig.from_gguf(self.file)
             self.n_ctx = min(context or cfg.n_ctx_train, cfg.n_ctx_train)
@@ -70,9 +72,8 @@ class Model:
             self.tokenizer = Tokenizer.from_gguf(self.file)
             if threads is not None:
                 K.set_threads(threads)
-            self._repacked: list[np.ndarray] = []   # weights in the x16 layout (kept alive here)
             self._plan = plan(self.file, cfg, n_ctx=self.n_ctx, kv_dtype=kv_dtype, n_seq=n_seq,
-                              prefill_chunk=prefill_chunk)
+                              prefill_chunk=prefill_chunk, repack=repack)
             self._native = self._describe(repack)
             code, dtype = KV_DTYPES[kv_dtype]
             # one slot per concurrent generation plus one for logits(); pages are mapped as
@@ -82,10 +83,10 @@ class Model:
             self._k = [c.array for c in self._caches[0::2]]   # (n_seq + 1, n_ctx, n_head_kv, head_dim) per layer
             self._v = [c.array for c in self._caches[1::2]]
             self._kv_code = code
-            self._workspace = _aligned(_native.model_workspace_bytes(self._native, prefill_chunk))
-            self._lock = threading.Lock()       # one step at a time: the workspace is shared
+            self._workspace = self._own(_native.model_workspace_bytes(self._native, prefill_chunk))
             self._scheduler: Scheduler | None = None
         except BaseException:
+            self._release()
             self.file.close()
             raise
 
@@ -94,8 +95,10 @@ class Model:
         shapes = _weight_shapes(cfg)
 
         def entry(gguf_name: str, ours: str, *, projection: bool = True, part: tuple[int, int] | None = None):
-            """A weight for the step. Projections whose format has a fast x16 kernel on this CPU
-            are repacked once (same size; the mapped pages are then dropped). ``part``: the weight
+            """A weight for the step. Projections are copied once into memory of the model's own
+            (same size; the mapped pages are then dropped): repacked to x16 where their format has
+            a fast kernel on this CPU, else as the file lays them out; ``repack=False`` reads every
+            weight in place. ``part``: the weight
             is rows ``part[0]`` on of a fused tensor of ``part[1]`` rows (q, k, v stacked, or the
             gate and up halves), read in place."""
             info = f.require(gguf_name)
@@ -106,7 +109,7 @@ class Model:
             if (rows, info.shape[-1]) != want:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} has shape {info.shape}; this model's "
                                              f"hyper-parameters want {want}")
-            formats = ("F32",) if ours.endswith(_F32_ONLY) else _WEIGHT_TYPES
+            formats = ("F32",) if ours.endswith(_F32_ONLY) else WEIGHT_TYPES
             if info.type.name not in formats:
                 raise ModelLoadError(f.path, f"tensor {gguf_name!r} is {info.type.name}; the engine reads "
                                              f"{ours} weights as {', '.join(formats)}")
@@ -114,19 +117,29 @@ class Model:
             if part is not None:
                 rows = shapes[ours][0]
                 data = data.reshape(part[1], -1)[part[0]:part[0] + rows]
-            if not repacks(info, repack=repack, projection=projection, rows=rows):
+            x16 = repacks(info, repack=repack, projection=projection, rows=rows)
+            if not x16 and not (repack and projection and len(info.shape) == 2 and not ours.endswith(_F32_ONLY)):
                 return (data, info.type.id, rows, info.shape[-1])
-            # a few MiB of rows at a time, their file pages dropped behind: loading never holds
-            # a tensor twice (the budget would not show it)
-            x16, data = np.empty(data.nbytes, np.uint8), data.reshape(rows, -1)
+            # laid out for the step in a mapping of the model's own: x16 where a kernel pays for
+            # it, else the file's layout in huge pages (the step streams it: read in place from the
+            # file's 4 KiB pages, an F16 model's decode step took 1.2x as long). A few MiB of rows
+            # at a time, their file pages dropped behind: loading never holds a tensor twice.
+            data = data.reshape(rows, -1).view(np.uint8)
+            out = self._own(data.nbytes, huge=True)
             row_bytes, first = data.nbytes // rows, (part[0] if part else 0) * (data.nbytes // rows)
             step = 16 * max(1, REPACK_CHUNK // (16 * row_bytes))
             for r0 in range(0, rows, step):
                 r1 = min(rows, r0 + step)
-                _native.qrepack_x16(info.type.id, data[r0:r1], x16[r0 * row_bytes:r1 * row_bytes], r1 - r0, info.shape[-1])
+                if x16:
+                    _native.qrepack_x16(info.type.id, data[r0:r1], out[r0 * row_bytes:r1 * row_bytes], r1 - r0,
+                                        info.shape[-1])
+                else:
+                    out[r0 * row_bytes:r1 * row_bytes] = data[r0:r1].reshape(-1)
                 f.release(gguf_name, first + r0 * row_bytes, first + r1 * row_bytes)
-            self._repacked.append(x16)
-            return (x16, info.type.id, rows, info.shape[-1], 1)
+            if not x16:
+                return (out, info.type.id, rows, info.shape[-1])
+            self._repacked.append(gguf_name)
+            return (out, info.type.id, rows, info.shape[-1], 1)
 
         used: set[str] = set()
         tensors = {"output_norm": entry("output_norm.weight", "output_norm"),
@@ -136,6 +149,8 @@ class Model:
                                  else entry("token_embd.weight", "token_embd", projection=False))
         if cfg.rope_freqs:
             tensors["rope_freqs"] = entry("rope_freqs.weight", "rope_freqs")
+        elif cfg.rope_yarn:   # YaRN's divisors, read by the step as rope_freqs.weight would be (the model holds them)
+            tensors["rope_freqs"] = (np.array(cfg.rope_yarn, np.float32), 0, 1, len(cfg.rope_yarn))
         elif cfg.long_rope:   # the pair for this context, as llama.cpp picks; the other is not read at it
             long = self.n_ctx > cfg.rope_ctx_orig
             tensors["rope_freqs"] = entry(f"rope_factors_{'long' if long else 'short'}.weight", "rope_freqs")
@@ -196,9 +211,9 @@ class Model:
         want_arr = None if want is None else np.ascontiguousarray(want, np.int8)
         if len(tokens) > self.prefill_chunk:
             raise ValueError(f"a step takes at most {self.prefill_chunk} tokens, got {len(tokens)}")
-        if self._native is None:
-            raise RuntimeError("the model is closed")
         with self._lock:
+            if self._native is None:
+                raise RuntimeError("the model is closed")
             _native.model_forward(self._native, self._k, self._v, self._kv_code, self.n_ctx, self.n_seq + 1,
                                   tokens, pos, seq, want_arr, logits, self._workspace)
         return logits
@@ -336,13 +351,25 @@ class Model:
         if self._scheduler is not None:
             self._scheduler.close()
             self._scheduler = None
-        self._native = None
-        self._k = self._v = []
-        for cache in self._caches:
-            cache.close()
-        self._caches = []
-        self._repacked = []
+        self._release()
         self.file.close()
+
+    def _release(self) -> None:
+        """Hands the model's own memory back (its mappings), once no step is running: the C model
+        reads it until it is gone."""
+        with self._lock:
+            self._native = None
+            self._k = self._v = []
+            self._workspace = None
+            for mapped in [*self._caches, *self._owned]:
+                mapped.close()
+            self._caches, self._owned = [], []
+
+    def _own(self, nbytes: int, *, huge: bool = False) -> np.ndarray:
+        """``nbytes`` in a mapping of the model's own (page-aligned), handed back at close()."""
+        mapped = Mapped(nbytes, huge=huge)
+        self._owned.append(mapped)
+        return mapped.array()
 
     def __enter__(self) -> Model:
         return self
@@ -360,12 +387,6 @@ def _weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
             "attn_output": (e, q), "post_attn_norm": norm, "ffn_norm": norm, "ffn_gate": (cfg.n_ff, e),
             "ffn_up": (cfg.n_ff, e), "ffn_down": (e, cfg.n_ff), "post_ffn_norm": norm,
             "attn_q_bias": (1, q), "attn_k_bias": (1, kv), "attn_v_bias": (1, kv), "rope_freqs": (1, d // 2)}
-
-
-def _aligned(nbytes: int, alignment: int = 64) -> np.ndarray:
-    raw = np.empty(nbytes + alignment, np.uint8)
-    off = (-raw.ctypes.data) % alignment
-    return raw[off:off + nbytes]
 
 
 def load_model(path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",

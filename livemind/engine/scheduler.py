@@ -101,7 +101,7 @@ class Scheduler:
     def __init__(self, model, *, n_slots: int, step_tokens: int, max_waiting: int = 64):
         self.model = model
         self.step_tokens = step_tokens
-        self.max_waiting = max_waiting           # requests queued for a slot; more are refused
+        self.max_waiting = max_waiting           # requests queued beyond the free slots; more are refused
         self.free_slots = deque(range(n_slots))
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
@@ -123,7 +123,9 @@ class Scheduler:
                 raise EngineDead(f"the engine thread stopped ({_describe(self.dead)}); reload the model")
             if self.closed:
                 raise RuntimeError("the model is closed")
-            if len(self.waiting) >= self.max_waiting:
+            # a free slot takes a request on the engine thread's next turn: only those beyond the
+            # free slots wait, max_waiting of them
+            if len(self.waiting) >= len(self.free_slots) + self.max_waiting:
                 raise Overloaded(f"the queue of requests waiting for {self.model.name}", self.max_waiting)
             self.waiting.append(req)
             self.cond.notify()

@@ -145,7 +145,8 @@ def qmatmul(a, q, fmt: str, shape, *, layout: str = "rows") -> np.ndarray:
 
 def _check_x16(tid: int, fmt: str, n_out: int) -> None:
     if not _native.qx16(tid)[0]:
-        raise ValueError(f"the x16 layout holds q4_0, q4_1, q5_0, q8_0, q4_k, q5_k and q6_k weights, not {fmt}")
+        held = [f for f in QUANT_FORMATS if _native.qx16(_TYPE_IDS[f])[0]]
+        raise ValueError(f"the x16 layout holds {', '.join(held[:-1])} and {held[-1]} weights, not {fmt}")
     if n_out % 16:
         raise ValueError(f"the x16 layout needs a multiple of 16 rows, got {n_out}")
 

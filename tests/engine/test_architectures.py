@@ -85,6 +85,14 @@ CASES = {
     "llama": ("llama", {}),
     "llama-rope-freqs": ("llama", {"rope_freqs": np.linspace(1.0, 8.0, 32)}),   # Llama-3.1's long-context RoPE
     "llama-linear-rope": ("llama", {"metadata": {"rope.scaling.type": "linear", "rope.scaling.factor": 4.0}}),
+    # YaRN as Qwen2.5/Qwen3 long-context files carry it: a small original context puts the ramp
+    # between interpolated and original frequencies inside the head, and the attention factor
+    "qwen2-yarn": ("qwen2", {"metadata": {"rope.scaling.type": "yarn", "rope.scaling.factor": 4.0,
+                                          "rope.scaling.original_context_length": 64}}),
+    "qwen3-yarn": ("qwen3", {"metadata": {"rope.scaling.type": "yarn", "rope.scaling.factor": 8.0,
+                                          "rope.scaling.original_context_length": 32,
+                                          "rope.scaling.attn_factor": 1.1}}),
+    "llama-yarn": ("llama", {"metadata": {"rope.scaling.type": "yarn", "rope.scaling.factor": 2.0}}),
     "llama-gqa-1kv": ("llama", {"n_head_kv": 1}),
     "qwen2": ("qwen2", {}),
     "qwen3": ("qwen3", {"head_dim": 96}),                                      # wider than 256 / 4
@@ -138,8 +146,12 @@ def test_a_math_key_the_engine_does_not_apply_is_refused_naming_it(tmp_path):
     path = write(tmp_path / "softcap.gguf", "llama", metadata={"final_logit_softcapping": 30.0})
     with pytest.raises(ModelLoadError, match="llama.final_logit_softcapping = 30.0 changes how llama models compute"):
         load_model(path).close()
-    path = write(tmp_path / "yarn.gguf", "qwen2", metadata={"rope.scaling.type": "yarn", "rope.scaling.factor": 4.0})
-    with pytest.raises(ModelLoadError, match="rope.scaling.type = 'yarn': only linear"):
+    path = write(tmp_path / "yarn.gguf", "gemma3", n_layer=6, metadata={"rope.scaling.type": "yarn",
+                                                                     "rope.scaling.factor": 4.0})
+    with pytest.raises(ModelLoadError, match="rope.scaling.type = 'yarn': YaRN is applied to models without"):
+        load_model(path).close()
+    path = write(tmp_path / "dynamic.gguf", "qwen2", metadata={"rope.scaling.type": "dynamic", "rope.scaling.factor": 4.0})
+    with pytest.raises(ModelLoadError, match="rope.scaling.type = 'dynamic': only linear"):
         load_model(path).close()
     # llama.cpp reads Cohere2's sliding-layer RoPE base and never uses it: refused, not guessed at
     path = write(tmp_path / "swa-base.gguf", "cohere2", metadata={"rope.freq_base_swa": 500.0})

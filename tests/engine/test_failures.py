@@ -188,3 +188,20 @@ def test_past_the_waiting_queue_a_generation_is_overloaded_and_the_others_finish
         assert m.healthy and m.in_flight() == 0
     finally:
         m.close()
+
+
+def test_free_slots_take_a_burst_beyond_the_waiting_limit(smollm2_path):
+    """max_waiting counts only requests beyond the free slots: with two free slots and no place
+    in the queue, two generations submitted at once both run and a third is refused."""
+    m = Model(smollm2_path, context=256, n_seq=2, max_waiting=0)
+    try:
+        async def go():
+            return await asyncio.gather(*[collect(m, max_tokens=96) for _ in range(3)], return_exceptions=True)
+
+        outs = run(go())
+        refused = [o for o in outs if isinstance(o, Overloaded)]
+        assert len(refused) == 1 and refused[0].limit == 0, outs
+        assert [o[1].finish_reason in ("stop", "length") for o in outs if not isinstance(o, Exception)] == [True, True]
+        assert m.healthy and m.in_flight() == 0
+    finally:
+        m.close()

@@ -204,7 +204,7 @@ def test_qmatmul_bits_do_not_depend_on_threads_or_tiling(each_isa, rng, fmt):
 
 # ---------------------------------------------------------------- the x16 layout
 
-X16_FORMATS = ["q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q5_k", "q6_k"]
+X16_FORMATS = ["q8_0", "q4_0", "q4_1", "q5_0", "iq4_nl", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_xs"]
 
 
 @pytest.mark.parametrize("fmt", X16_FORMATS)
@@ -239,12 +239,12 @@ def test_x16_real_tensor(each_isa, real_tensors, rng):
 
 
 def test_x16_errors(rng):
-    q = random_blocks(rng, "q2_k", 16).reshape(16, -1)
-    with pytest.raises(ValueError, match="q4_0, q4_1, q5_0, q8_0, q4_k, q5_k and q6_k"):
-        K.repack_x16(q, "q2_k", (16, 256))
+    q = random_blocks(rng, "q5_1", 16).reshape(16, -1)
+    with pytest.raises(ValueError, match="q8_0, q4_0, q4_1, q5_0, q4_k, q6_k, iq4_nl, q2_k, q3_k, q5_k and iq4_xs weights, not q5_1"):
+        K.repack_x16(q, "q5_1", (16, 32))
     q8 = K.quantize(rng.standard_normal((8, 64)).astype(np.float32), "q8_0")
     with pytest.raises(ValueError, match="multiple of 16 rows"):
         K.repack_x16(q8, "q8_0", (8, 64))
     with pytest.raises(ValueError, match="layout"):
         K.qmatmul(np.ones(64, np.float32), q8, "q8_0", (8, 64), layout="columns")
-    assert K.x16_pays("q2_k") is False
+    assert K.x16_pays("q5_1") is False

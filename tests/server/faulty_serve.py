@@ -10,6 +10,10 @@ any model), and the next engine step of that model removes it and fails:
 - ``LIVEMIND_TEST_FAIL_STEP``: the model's forward step raises an ordinary exception, as a failing
   kernel call would: the requests in that step end, the engine thread goes on serving.
 
+One more hook is no trigger file but a pace: ``LIVEMIND_TEST_STEP_DELAY`` (seconds) makes every
+forward step of every model take at least that long, so a test of a timeout does not depend on how
+fast the machine generates (a fast one finished 400 tokens inside a 2 s timeout).
+
 Write the file elsewhere and rename it into place (:func:`arm`), so that a hook never reads it
 half written. Nothing else is changed."""
 
@@ -17,12 +21,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from livemind.cli import main
 from livemind.engine import model, scheduler
 
-KILL_ENGINE, FAIL_STEP = "LIVEMIND_TEST_KILL_ENGINE", "LIVEMIND_TEST_FAIL_STEP"
+KILL_ENGINE, FAIL_STEP, STEP_DELAY = "LIVEMIND_TEST_KILL_ENGINE", "LIVEMIND_TEST_FAIL_STEP", "LIVEMIND_TEST_STEP_DELAY"
 
 
 class EngineCrash(BaseException):
@@ -63,7 +68,21 @@ def _hook(env: str, cls: type, method: str, fault) -> None:
     setattr(cls, method, wrapped)
 
 
+def _pace(env: str) -> None:
+    """Makes every ``Model.forward`` take at least the seconds that ``env`` names."""
+    if env not in os.environ:
+        return
+    delay, real = float(os.environ[env]), model.Model.forward
+
+    def paced(self, *args, **kwargs):
+        time.sleep(delay)
+        return real(self, *args, **kwargs)
+
+    model.Model.forward = paced
+
+
 if __name__ == "__main__":   # armed only here: a test that imports arm() changes nothing
     _hook(KILL_ENGINE, scheduler.Scheduler, "_step", lambda: EngineCrash("injected by tests/server/faulty_serve.py"))
     _hook(FAIL_STEP, model.Model, "forward", lambda: RuntimeError("injected by tests/server/faulty_serve.py"))
+    _pace(STEP_DELAY)
     sys.exit(main())

@@ -1,13 +1,14 @@
 """Faults on a real ``livemind serve`` with the packaged models, and what they leave behind: a
 client that leaves before its first token, SIGTERM with requests in flight, an engine that dies
 mid-stream, an engine step that fails (and the engine goes on), 200 clients that give up at once,
-and a parallel consensus under a real cgroup memory limit. Each test starts a server of its own (but the first, which uses the session's), since each
+and a parallel and a turns consensus under a real cgroup memory limit. Each test starts a server of its own (but the first, which uses the session's), since each
 ends or breaks one. docs/server.md ("Limits and failure behaviour", "Shutting down") is the
 contract these hold the server to."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -363,6 +364,27 @@ synthesizer = "general"
 """
 
 
+@contextlib.contextmanager
+def _consensus_in_cgroup(tmp_path, model: str, limit_mib: int):
+    """``livemind serve`` in a memory cgroup of ``limit_mib``, asked once for ``model``: yields the
+    server, the response and what to show on failure, having checked that the server is alive and
+    the OOM killer never ran; after the test's own checks, that /health is ok."""
+    cg = MemoryCgroup(f"livemind-test-{os.getpid()}-{model}-{limit_mib}", limit_mib << 20)
+    srv = None
+    try:
+        srv = Server(tmp_path, CGROUP_CONFIG, "--api-key", API_KEY, preexec_fn=cg.enter)
+        r = chat(srv, {"model": model, "messages": [{"role": "user", "content": "Name a colour."}],
+                       "max_tokens": 12, "temperature": 0}, timeout=300)
+        said = f"{r.status_code} {r.text}\nserver log:\n{srv.log.read_text()[-3000:]}"
+        assert srv.proc.poll() is None and cg.oom_kills() == 0, said
+        yield srv, r, said
+        assert httpx.get(srv.url + "/health", timeout=5).json() == {"status": "ok"}
+    finally:
+        if srv is not None:
+            srv.stop()
+        cg.close()
+
+
 @pytest.mark.parametrize("limit_mib", [400, 200])
 def test_a_parallel_consensus_under_a_real_memory_limit_is_never_oom_killed(tmp_path, limit_mib):
     """``livemind serve`` inside a memory cgroup, asked for livemind-parallel (general, writer).
@@ -371,14 +393,7 @@ def test_a_parallel_consensus_under_a_real_memory_limit_is_never_oom_killed(tmp_
     writer never can: the answer is general's, and its details name only general, with writer's
     refusal naming the budget. Under 200 MiB neither fits: 507 model_too_large naming the budget.
     Never the kernel's OOM killer; the server answers /health after, nothing in flight."""
-    cg = MemoryCgroup(f"livemind-test-{os.getpid()}-{limit_mib}", limit_mib << 20)
-    srv = None
-    try:
-        srv = Server(tmp_path, CGROUP_CONFIG, "--api-key", API_KEY, preexec_fn=cg.enter)
-        r = chat(srv, {"model": "livemind-parallel", "messages": [{"role": "user", "content": "Name a colour."}],
-                       "max_tokens": 12, "temperature": 0}, timeout=300)
-        said = f"{r.status_code} {r.text}\nserver log:\n{srv.log.read_text()[-3000:]}"
-        assert srv.proc.poll() is None and cg.oom_kills() == 0, said
+    with _consensus_in_cgroup(tmp_path, "livemind-parallel", limit_mib) as (srv, r, said):
         budget = limit_mib * 9 // 10
         if limit_mib == 400:
             assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"], said
@@ -391,9 +406,22 @@ def test_a_parallel_consensus_under_a_real_memory_limit_is_never_oom_killed(tmp_
             assert r.status_code == 507 and r.json()["error"]["code"] == "model_too_large", said
             assert f"whole memory budget ({budget} MiB)" in r.json()["error"]["message"], said
             assert r.headers["x-should-retry"] == "false", said
-        assert httpx.get(srv.url + "/health", timeout=5).json() == {"status": "ok"}
         assert all_idle(wait_idle(srv)), said
-    finally:
-        if srv is not None:
-            srv.stop()
-        cg.close()
+
+
+def test_a_turns_consensus_under_a_real_memory_limit_swaps_its_experts(tmp_path):
+    """``livemind serve`` inside a 600 MiB memory cgroup, asked for livemind-turns (general, then
+    writer, then general's synthesis). SmolLM2 (general, ~230 MiB at a 512 context) and
+    Gemma-3-270M (writer, ~406 MiB) each fit the 540 MiB budget beside the server, but not both
+    at once: the pool unloads one to load the other, every expert answers, the kernel's OOM killer
+    never runs, and the server is idle and healthy after."""
+    with _consensus_in_cgroup(tmp_path, "livemind-turns", 600) as (srv, r, said):
+        assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"], said
+        answers = r.json()["choices"][0]["livemind"]["answers"]
+        assert [a["expert"] for a in answers] == ["general", "writer"], said
+        assert all("error" not in a and a["text"] for a in answers), said
+        stats = wait_idle(srv)
+        assert all_idle(stats), said
+        counters = stats["pool"]["counters"]
+        # the governor made the room: writer's load unloaded general, the synthesis writer
+        assert counters["unloads"]["memory"] >= 2 and counters["loads"] >= 3, f"{counters}\n{said}"

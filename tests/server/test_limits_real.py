@@ -12,17 +12,22 @@ import http.client
 import json
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from fakes import FakeBackend
+from faulty_serve import STEP_DELAY
 from serverproc import Server, free_port, wait_idle
 
 import livemind as lm
 
+HERE = Path(__file__).parent
+
 Q = [{"role": "user", "content": "Hi"}]
-# the base model (writer) continues a story without an end-of-turn token: 400 tokens of it take
-# longer than 2 s on any CPU (SmolLM2 may stop counting early on some)
+# the base model (writer) continues a story without an end-of-turn token; the `limited` server
+# paces every step to 10 ms or more, so 400 tokens of it take longer than its 2 s timeout however
+# fast the machine is
 LONG = [{"role": "user", "content": "Once upon a time, in a far kingdom,"}]
 LIMITED = """
 [pool]
@@ -80,7 +85,8 @@ def test_fields_are_range_checked_and_strictly_typed(server, auth, body, param):
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("limited"), LIMITED)
+    srv = Server(tmp_path_factory.mktemp("limited"), LIMITED, launcher=[str(HERE / "faulty_serve.py")],
+                 env={STEP_DELAY: "0.01"})
     warm = httpx.post(srv.url + "/v1/chat/completions", timeout=30,   # the first generation's set-up, done
                       json={"model": "general", "messages": Q, "max_tokens": 2})
     assert warm.status_code == 200

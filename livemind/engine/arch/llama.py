@@ -8,5 +8,5 @@ from livemind.engine.arch import Architecture
 ARCH = Architecture(
     name="llama",
     rope_freqs=True,
-    applies=frozenset({"rope.scaling.type", "rope.scaling.factor"}),
+    applies=frozenset({"rope.scaling.type", "rope.scaling.factor", "rope.scaling.attn_factor"}),
 )

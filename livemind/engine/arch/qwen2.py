@@ -7,5 +7,5 @@ ARCH = Architecture(
     name="qwen2",
     rope_style="neox",
     biases=("attn_q", "attn_k", "attn_v"),
-    applies=frozenset({"rope.scaling.type", "rope.scaling.factor"}),
+    applies=frozenset({"rope.scaling.type", "rope.scaling.factor", "rope.scaling.attn_factor"}),
 )

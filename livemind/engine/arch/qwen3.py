@@ -7,5 +7,5 @@ ARCH = Architecture(
     name="qwen3",
     rope_style="neox",
     qk_norm=True,
-    applies=frozenset({"rope.scaling.type", "rope.scaling.factor"}),
+    applies=frozenset({"rope.scaling.type", "rope.scaling.factor", "rope.scaling.attn_factor"}),
 )

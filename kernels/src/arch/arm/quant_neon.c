@@ -414,8 +414,9 @@ LMK_QTILE_DISPATCH(tile_q5_k, q5k_kern, 0, 4)
 LMK_QTILE_DISPATCH(tile_q6_k, q6k_kern, 0, 4)
 
 lmk_qkernels lmk_qkernels_neon(lmk_qfmt fmt) {
-    lmk_qkernels k = {NULL, NULL, NULL, 0};
-    k.tile = lmk_qtile_pick(fmt, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q4_k, tile_q6_k);
-    if (!k.tile) k.tile = lmk_qtile_pick_file(fmt, tile_q5_1, tile_iq4_nl, tile_q2_k, tile_q3_k, tile_q5_k, tile_iq4_xs);
+    static const lmk_qtiles tiles = {tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q5_1, tile_iq4_nl,
+                                     tile_q2_k, tile_q3_k, tile_q4_k, tile_q5_k, tile_q6_k, tile_iq4_xs};
+    lmk_qkernels k = {.tile = NULL};
+    k.tile = lmk_qtile_of(fmt, &tiles);
     return k;
 }

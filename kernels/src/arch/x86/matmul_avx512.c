@@ -15,73 +15,18 @@
 #include <immintrin.h>
 
 #include "../../matmul.h"
+#include "ukernel_avx512.h"
 
 #define MR 14
 #define NR 32
 
-/* Named accumulators, not an array: with an array GCC keeps a copy in memory and stores to it
- * every k step. */
-#define ROW(i, ci0, ci1)                                      \
+#define FMA_STEP(i, ci0, ci1)                                 \
     do {                                                      \
         const __m512 ai = _mm512_set1_ps(ap[i]);              \
         ci0 = _mm512_fmadd_ps(ai, b0, ci0);                   \
         ci1 = _mm512_fmadd_ps(ai, b1, ci1);                   \
     } while (0)
-
-static inline void store_row(float *ci, __m512 v0, __m512 v1, int accumulate) {
-    if (accumulate) {
-        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(ci));
-        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(ci + 16));
-    }
-    _mm512_storeu_ps(ci, v0);
-    _mm512_storeu_ps(ci + 16, v1);
-}
-
-static void ukernel_14x32(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int accumulate) {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
-    __m512 c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00;
-    __m512 c71 = c00, c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00;
-    __m512 cb1 = c00, cc0 = c00, cc1 = c00, cd0 = c00, cd1 = c00;
-    /* the c tile is read (or written) only after the k loop: start fetching it now */
-    for (int i = 0; i < MR; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
-    }
-#pragma GCC unroll 4
-    for (int64_t k = 0; k < kc; k++) {
-        const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
-        ROW(0, c00, c01);
-        ROW(1, c10, c11);
-        ROW(2, c20, c21);
-        ROW(3, c30, c31);
-        ROW(4, c40, c41);
-        ROW(5, c50, c51);
-        ROW(6, c60, c61);
-        ROW(7, c70, c71);
-        ROW(8, c80, c81);
-        ROW(9, c90, c91);
-        ROW(10, ca0, ca1);
-        ROW(11, cb0, cb1);
-        ROW(12, cc0, cc1);
-        ROW(13, cd0, cd1);
-        ap += MR;
-        bp += NR;
-    }
-    store_row(c, c00, c01, accumulate);
-    store_row(c + ldc, c10, c11, accumulate);
-    store_row(c + 2 * ldc, c20, c21, accumulate);
-    store_row(c + 3 * ldc, c30, c31, accumulate);
-    store_row(c + 4 * ldc, c40, c41, accumulate);
-    store_row(c + 5 * ldc, c50, c51, accumulate);
-    store_row(c + 6 * ldc, c60, c61, accumulate);
-    store_row(c + 7 * ldc, c70, c71, accumulate);
-    store_row(c + 8 * ldc, c80, c81, accumulate);
-    store_row(c + 9 * ldc, c90, c91, accumulate);
-    store_row(c + 10 * ldc, ca0, ca1, accumulate);
-    store_row(c + 11 * ldc, cb0, cb1, accumulate);
-    store_row(c + 12 * ldc, cc0, cc1, accumulate);
-    store_row(c + 13 * ldc, cd0, cd1, accumulate);
-}
+LMK_UKERNEL_14x32(ukernel_14x32, FMA_STEP)
 
 /* GEMV weights: float32, or half bits widened as they load (the kinds of gemv_rows). */
 enum { W_F32, W_F16, W_BF16 };
@@ -112,6 +57,14 @@ static inline __attribute__((always_inline)) void gemv_rows(const int kind, cons
         __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
         int64_t k = 0;
         for (; k + 32 <= K; k += 32) {
+            /* the rows stream from memory once per token: ask for the next four rows' bytes at
+             * this k (past the last row is whatever follows: a prefetch never faults) */
+            for (size_t l = 0; l < 32 * es; l += 64) {
+                _mm_prefetch((const char *)w0 + 4 * K * es + k * es + l, _MM_HINT_T0);
+                _mm_prefetch((const char *)w1 + 4 * K * es + k * es + l, _MM_HINT_T0);
+                _mm_prefetch((const char *)w2 + 4 * K * es + k * es + l, _MM_HINT_T0);
+                _mm_prefetch((const char *)w3 + 4 * K * es + k * es + l, _MM_HINT_T0);
+            }
             const __m512 xa = _mm512_loadu_ps(x + k), xb = _mm512_loadu_ps(x + k + 16);
             s0 = _mm512_fmadd_ps(xa, load_w16(w0, k, all, kind), s0);
             s1 = _mm512_fmadd_ps(xa, load_w16(w1, k, all, kind), s1);

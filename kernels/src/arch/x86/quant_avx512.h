@@ -642,7 +642,7 @@ static void act_q8k_x(const float *x, void *vy, int64_t nb) {
 }
 
 static lmk_qkernels qv_kernels(lmk_qfmt fmt) {
-    lmk_qkernels k = {NULL, act_q8_x, NULL, sizeof(act4) / 4};
+    lmk_qkernels k = {.act = act_q8_x, .prep_bytes = sizeof(act4) / 4};
     switch ((int)fmt) {
     case LMK_Q8_0: k.tile = tile_q8_0, k.prep = tile_q8_0_prep; break;
     case LMK_Q4_0: k.tile = tile_q4_0, k.prep = tile_q4_0_prep; break;
