@@ -27,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 _CHILD = r"""
@@ -235,10 +236,31 @@ def step_bytes(path) -> int:
         f.close()
 
 
+def memory_ceiling(threads: int, mib: int = 256, runs: int = 8) -> float:
+    """GB/s our F32 GEMV streams a ``mib`` MiB matrix at (larger than any cache here), the best of
+    ``runs``: about what a decode step can read per second on this machine, at this moment."""
+    import numpy as np
+
+    import livemind.kernels as K
+
+    K.set_threads(threads)
+    b = np.random.default_rng(0).standard_normal((mib * 2**20 // 4 // 2048, 2048)).astype(np.float32)
+    a = np.ones((1, 2048), np.float32)
+    K.matmul(a, b)
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        K.matmul(a, b)
+        best = min(best, time.perf_counter() - t)
+    return b.nbytes / best / 1e9
+
+
 def synthetic_run(cases: list[tuple[str, str]], threads: int, rounds: int, repeats: int, cache: Path,
                   log=print) -> dict:
     from livemind.bench._timing import machine_facts
 
+    ceiling = [memory_ceiling(threads)]
+    log(f"    memory: {ceiling[0]:.1f} GB/s (F32 GEMV over 256 MiB, {threads} threads)")
     rows = []
     for family, ftype in cases:
         path = str(synthetic_model(family, ftype, cache, log))
@@ -254,11 +276,25 @@ def synthetic_run(cases: list[tuple[str, str]], threads: int, rounds: int, repea
                 continue
             row[engine] = {k: statistics.median(g[k] for g in got)
                            for k in ("prefill_tok_s", "decode_tok_s", "ttft_ms", "peak_rss_mib")}
+        if all("error" not in row[e] for e in runs):
+            # each round's two engines ran seconds apart: the median of their ratios is steadier on a
+            # shared machine than the ratio of medians taken over rounds minutes apart
+            row["ratios"] = {k: statistics.median(o[k] / p[k] for o, p in zip(runs["livemind"], runs["llama.cpp"]))
+                             for k in ("prefill_tok_s", "decode_tok_s")}
         rows.append(row)
         log("    " + _synthetic_line(row))
+    ceiling.append(memory_ceiling(threads))
     facts = machine_facts()
-    facts.update(rounds=rounds, repeats=repeats, shape=SHAPE, load=os.getloadavg())
+    facts.update(rounds=rounds, repeats=repeats, shape=SHAPE, load=os.getloadavg(), memory_gb_s=ceiling)
     return {"facts": facts, "rows": rows}
+
+
+def _ratio(row: dict, key: str) -> float:
+    """ours / llama.cpp for key: the median of the rounds' ratios (rows written before those were
+    kept: the ratio of the medians)."""
+    if "ratios" in row:
+        return row["ratios"][key]
+    return row["livemind"][key] / row["llama.cpp"][key]
 
 
 def _synthetic_line(row: dict) -> str:
@@ -266,8 +302,8 @@ def _synthetic_line(row: dict) -> str:
     if "error" in ours or "error" in peer:
         return f"{row['family']} {row['type']}: error: {ours.get('error') or peer.get('error')}"
     return (f"{row['family']} {row['type']}: decode {ours['decode_tok_s']:.1f} / {peer['decode_tok_s']:.1f} tok/s "
-            f"({ours['decode_tok_s'] / peer['decode_tok_s']:.2f}x), prefill {ours['prefill_tok_s']:.0f} / "
-            f"{peer['prefill_tok_s']:.0f} ({ours['prefill_tok_s'] / peer['prefill_tok_s']:.2f}x)")
+            f"({_ratio(row, 'decode_tok_s'):.2f}x), prefill {ours['prefill_tok_s']:.0f} / "
+            f"{peer['prefill_tok_s']:.0f} ({_ratio(row, 'prefill_tok_s'):.2f}x)")
 
 
 def write_synthetic(result: dict, out_dir: Path) -> None:
@@ -286,14 +322,19 @@ def write_synthetic(result: dict, out_dir: Path) -> None:
         "an untimed warm-up: prefill is one 512-token prompt from an empty cache, decode 128 greedy tokens",
         "after a short prompt (ours from the first streamed token to the last; llama.cpp's 127 `eval` calls",
         f"of one token). {f['rounds']} rounds alternating which engine goes first, {f['repeats']} timed runs in",
-        "each; the figures are medians over rounds of the per-round medians.",
+        "each; the tok/s figures are medians over rounds of the per-round medians, the ratios the median",
+        "over rounds of each round's ratio (its two engines ran seconds apart, so a neighbour's burst on a",
+        "shared machine moves both).",
         "",
         f"- CPU: {f['cpu']}, {f['cpus_usable']} usable CPUs; ISAs {', '.join(f['isas'])}; load average at the end {load}",
         f"- llama.cpp: llama-cpp-python's build (n_threads = n_threads_batch = threads, n_batch 512); date {f['date']}",
         "",
         "Decode GB/s is the weight bytes a decode step reads (every matrix; the token embedding only",
         "where it is the output too) times the tokens per second: where both engines are near what this",
-        "machine's memory gives, the ratio cannot grow much.",
+        "machine's memory gives, the ratio cannot grow much."
+        + (" What it gives was measured before and after the cases, as the GB/s at which our F32 GEMV"
+           f" streams a 256 MiB matrix (best of 8): {f['memory_gb_s'][0]:.1f} and {f['memory_gb_s'][1]:.1f} GB/s."
+           if "memory_gb_s" in f else ""),
         "",
         "| family | type | threads | decode tok/s (ours / llama.cpp) | decode ratio | decode GB/s (ours / llama.cpp) "
         "| prefill tok/s (ours / llama.cpp) | prefill ratio |",
@@ -308,9 +349,9 @@ def write_synthetic(result: dict, out_dir: Path) -> None:
         gbs = " / ".join(f"{e['decode_tok_s'] * row['step_bytes'] / 1e9:.1f}" for e in (ours, peer)) \
             if "step_bytes" in row else "—"
         lines.append(f"| {row['family']} | {row['type']} | {row['threads']} | {ours['decode_tok_s']:.1f} / "
-                     f"{peer['decode_tok_s']:.1f} | {ours['decode_tok_s'] / peer['decode_tok_s']:.2f}× | {gbs} | "
+                     f"{peer['decode_tok_s']:.1f} | {_ratio(row, 'decode_tok_s'):.2f}× | {gbs} | "
                      f"{ours['prefill_tok_s']:.0f} / {peer['prefill_tok_s']:.0f} | "
-                     f"{ours['prefill_tok_s'] / peer['prefill_tok_s']:.2f}× |")
+                     f"{_ratio(row, 'prefill_tok_s'):.2f}× |")
     (out_dir / "engine-synthetic.md").write_text("\n".join(lines) + "\n")
 
 

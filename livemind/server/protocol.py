@@ -26,6 +26,13 @@ def _integral(v):
 JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 
+def json_int(**bounds):
+    """JsonInt within ``bounds`` (ge=, le=, ...). The bounds go inside the type, before the
+    validator: given as Field(...) beside it, pydantic writes them into the JSON Schema as "ge"
+    and "le" (no such keywords), and the published schema then allows what the server refuses."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_integral)]
+
+
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -63,17 +70,17 @@ class ChatCompletionRequest(_Open):
 
     messages: list[ChatMessage] = Field(min_length=1)
     model: str = "livemind-auto"
-    max_tokens: JsonInt | None = Field(None, ge=1)
-    max_completion_tokens: JsonInt | None = Field(None, ge=1)
+    max_tokens: json_int(ge=1) | None = None
+    max_completion_tokens: json_int(ge=1) | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     seed: JsonInt | None = None
     stop: str | list[str] | None = None
-    n: JsonInt = Field(1, ge=1)
+    n: json_int(ge=1) = 1
     stream: bool = False
     stream_options: StreamOptions | None = None
     # LiveMind's own sampling options
-    top_k: JsonInt | None = Field(None, ge=0)
+    top_k: json_int(ge=0) | None = None
     min_p: float | None = Field(None, ge=0, lt=1)
     repetition_penalty: float | None = Field(None, ge=MIN_REPETITION_PENALTY, le=MAX_REPETITION_PENALTY)
     # known to OpenAI, honoured only in their neutral form (see unsupported())

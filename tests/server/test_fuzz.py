@@ -147,3 +147,26 @@ def test_the_server_keeps_its_openapi_contract(case):
                            excluded_checks=[not_a_server_error, positive_data_acceptance],
                            additional_checks=[no_5xx_but_retryable_refusals, allowed_bodies_are_answered,
                                               errors_are_openai_shaped, streams_are_well_formed])
+
+
+def _keys(node):
+    """Every key of every object in a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _keys(value)
+
+
+def test_the_published_schema_states_every_bound_in_json_schema_words(fuzz_server):
+    """pydantic writes a bound it cannot place as "ge"/"le"/"gt"/"lt", which JSON Schema does not
+    know: a client (and this fuzzer) then takes top_k = -269 for valid and gets 400. Every bound is
+    minimum / maximum / exclusive*, so what the schema allows the server accepts."""
+    import httpx
+
+    doc = httpx.get(fuzz_server.url + "/openapi.json", headers={"Authorization": f"Bearer {KEY}"}, timeout=30).json()
+    assert not {"ge", "le", "gt", "lt"} & set(_keys(doc))
+    top_k = doc["components"]["schemas"]["ChatCompletionRequest"]["properties"]["top_k"]
+    assert {"type": "integer", "minimum": 0} in top_k["anyOf"], top_k

@@ -555,10 +555,9 @@ XV_INLINE void xu_unpack_k23(const int q3, const uint8_t *w, uint8_t *u, int64_t
             xk23_values(q3, X, v / 8, v % 8, x);
             for (int j = 0; j < 4; j++) xu_put(U, 32 * (v / 8) + 8 * j + v % 8, x[j]);
         }
-        for (int g = 0; g < 16; g++) {
-            const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)X2->sc[g]));
-            xu_scale(U, g, q3 ? xk3_scale((const x16_q3_k *)X, g) : _mm512_and_si512(sc, mF));
-        }
+        for (int g = 0; g < 16; g++)
+            xu_scale(U, g, q3 ? xk3_scale((const x16_q3_k *)X, g)
+                              : _mm512_and_si512(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)X2->sc[g])), mF));
         if (!q3)
             for (int p = 0; p < 8; p++) {
                 const __m512i m0 = _mm512_srli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)X2->sc[2 * p])), 4);
