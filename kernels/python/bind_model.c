@@ -161,22 +161,22 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
 
 static model_box *get_box(PyObject *cap) { return PyCapsule_GetPointer(cap, "lmk_model"); }
 
-static PyObject *py_model_workspace_bytes(PyObject *self, PyObject *args) {
+/* (model, max_tokens) -> bytes(model, max_tokens) */
+static PyObject *model_bytes(PyObject *args, int64_t (*bytes)(const lmk_model *, int32_t)) {
     PyObject *cap;
     int max_tokens;
     if (!PyArg_ParseTuple(args, "Oi", &cap, &max_tokens)) return NULL;
     model_box *box = get_box(cap);
     if (!box) return NULL;
-    return PyLong_FromLongLong(lmk_model_workspace_bytes(&box->model, max_tokens));
+    return PyLong_FromLongLong(bytes(&box->model, max_tokens));
+}
+
+static PyObject *py_model_workspace_bytes(PyObject *self, PyObject *args) {
+    return model_bytes(args, lmk_model_workspace_bytes);
 }
 
 static PyObject *py_model_buffers_bytes(PyObject *self, PyObject *args) {
-    PyObject *cap;
-    int max_tokens;
-    if (!PyArg_ParseTuple(args, "Oi", &cap, &max_tokens)) return NULL;
-    model_box *box = get_box(cap);
-    if (!box) return NULL;
-    return PyLong_FromLongLong(lmk_model_buffers_bytes(&box->model, max_tokens));
+    return model_bytes(args, lmk_model_buffers_bytes);
 }
 
 static PyObject *py_linear_tmp_bytes(PyObject *self, PyObject *args) {

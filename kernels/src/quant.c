@@ -752,8 +752,7 @@ static lmk_qkernels row_kernels(lmk_qfmt fmt) {
 
 lmk_status lmk_qmatmul(lmk_qfmt fmt, const float *a, const void *w, float *c, int64_t M, int64_t N,
                        int64_t K) {
-    if (!lmk_qfmt_valid((int)fmt)) return LMK_ERR_ARG;
-    return lmk_qmatmul_with(fmt, a, w, c, M, N, K, row_kernels(fmt));
+    return lmk_qmatmul_many(fmt, a, M, K, 1, &w, &c, &N);
 }
 
 lmk_status lmk_qmatmul_many(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *w,

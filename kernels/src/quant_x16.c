@@ -378,8 +378,7 @@ static lmk_qkernels x16_kernels(lmk_qfmt fmt) {
  * start of group n0 / 16, since a group holds 16 rows' bytes. */
 lmk_status lmk_qmatmul_x16(lmk_qfmt fmt, const float *a, const void *x, float *c, int64_t M, int64_t N,
                            int64_t K) {
-    if (!lmk_qx16_supported(fmt) || N % 16) return LMK_ERR_ARG;
-    return lmk_qmatmul_with(fmt, a, x, c, M, N, K, x16_kernels(fmt));
+    return lmk_qmatmul_x16_many(fmt, a, M, K, 1, &x, &c, &N);
 }
 
 lmk_status lmk_qmatmul_x16_many(lmk_qfmt fmt, const float *a, int64_t M, int64_t K, int n, const void *const *x,

@@ -289,21 +289,13 @@ def synthetic_run(cases: list[tuple[str, str]], threads: int, rounds: int, repea
     return {"facts": facts, "rows": rows}
 
 
-def _ratio(row: dict, key: str) -> float:
-    """ours / llama.cpp for key: the median of the rounds' ratios (rows written before those were
-    kept: the ratio of the medians)."""
-    if "ratios" in row:
-        return row["ratios"][key]
-    return row["livemind"][key] / row["llama.cpp"][key]
-
-
 def _synthetic_line(row: dict) -> str:
     ours, peer = row["livemind"], row["llama.cpp"]
     if "error" in ours or "error" in peer:
         return f"{row['family']} {row['type']}: error: {ours.get('error') or peer.get('error')}"
     return (f"{row['family']} {row['type']}: decode {ours['decode_tok_s']:.1f} / {peer['decode_tok_s']:.1f} tok/s "
-            f"({_ratio(row, 'decode_tok_s'):.2f}x), prefill {ours['prefill_tok_s']:.0f} / "
-            f"{peer['prefill_tok_s']:.0f} ({_ratio(row, 'prefill_tok_s'):.2f}x)")
+            f"({row['ratios']['decode_tok_s']:.2f}x), prefill {ours['prefill_tok_s']:.0f} / "
+            f"{peer['prefill_tok_s']:.0f} ({row['ratios']['prefill_tok_s']:.2f}x)")
 
 
 def write_synthetic(result: dict, out_dir: Path) -> None:
@@ -349,9 +341,9 @@ def write_synthetic(result: dict, out_dir: Path) -> None:
         gbs = " / ".join(f"{e['decode_tok_s'] * row['step_bytes'] / 1e9:.1f}" for e in (ours, peer)) \
             if "step_bytes" in row else "—"
         lines.append(f"| {row['family']} | {row['type']} | {row['threads']} | {ours['decode_tok_s']:.1f} / "
-                     f"{peer['decode_tok_s']:.1f} | {_ratio(row, 'decode_tok_s'):.2f}× | {gbs} | "
+                     f"{peer['decode_tok_s']:.1f} | {row['ratios']['decode_tok_s']:.2f}× | {gbs} | "
                      f"{ours['prefill_tok_s']:.0f} / {peer['prefill_tok_s']:.0f} | "
-                     f"{_ratio(row, 'prefill_tok_s'):.2f}× |")
+                     f"{row['ratios']['prefill_tok_s']:.2f}× |")
     (out_dir / "engine-synthetic.md").write_text("\n".join(lines) + "\n")
 
 
