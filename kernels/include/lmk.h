@@ -204,14 +204,19 @@ lmk_status lmk_rope(float *x, const int32_t *positions, int64_t T, int64_t H, in
                     float theta, lmk_rope_style style);
 lmk_status lmk_rope_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D,
                         float theta, lmk_rope_style style);
-/* The same with llama.cpp's frequency scaling: pair i turns by
- * positions[t] * freq_scale * theta^(-2i/D) / freq_factors[i] — freq_scale < 1 is linear
- * ("position interpolation") scaling, freq_factors (D/2 positive finite floats, or NULL for all
- * ones) are per-pair factors such as Llama-3.1's rope_freqs. freq_scale must be finite and > 0. */
-lmk_status lmk_rope_ext(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
-                        lmk_rope_style style, float freq_scale, const float *freq_factors);
-lmk_status lmk_rope_ext_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, float theta,
-                            lmk_rope_style style, float freq_scale, const float *freq_factors);
+/* The same on the first R of each head's D elements (partial RoPE, R even, 2 <= R <= D: the rest
+ * pass through; NEOX pairs are then (x[i], x[i + R/2])), with llama.cpp's frequency scaling: pair
+ * i turns by positions[t] * freq_scale * theta^(-2i/R) / freq_factors[i] — freq_scale < 1 is
+ * linear ("position interpolation") scaling, freq_factors (R/2 positive finite floats, or NULL for
+ * all ones) are per-pair factors such as Llama-3.1's rope_freqs. freq_scale must be finite and > 0.
+ * The turned elements are also multiplied by mscale (finite, > 0; 1: none), the attention factor
+ * of YaRN and LongRoPE, as ggml's rope does: with partial RoPE the elements passed through are not. */
+lmk_status lmk_rope_ext(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, int64_t R,
+                        float theta, lmk_rope_style style, float freq_scale, const float *freq_factors,
+                        float mscale);
+lmk_status lmk_rope_ext_ref(float *x, const int32_t *positions, int64_t T, int64_t H, int64_t D, int64_t R,
+                            float theta, lmk_rope_style style, float freq_scale, const float *freq_factors,
+                            float mscale);
 
 /* ---------------------------------------------------------------- activations (act.c) */
 

@@ -1,4 +1,5 @@
-/* lmk model step: one forward pass of a decoder transformer (llama, gemma3) over a batch of
+/* lmk model step: one forward pass of a decoder transformer (every family livemind.engine.arch
+ * describes) over a batch of
  * tokens from one or more sequences, entirely in C on the lmk kernels.
  *
  * The caller (livemind.engine) owns everything with a lifetime: the mapped weights, the KV cache
@@ -35,8 +36,9 @@ typedef struct {
     lmk_tensor attn_q;               /* (n_head·head_dim, n_embd) */
     lmk_tensor attn_k;               /* (n_head_kv·head_dim, n_embd) */
     lmk_tensor attn_v;               /* (n_head_kv·head_dim_v, n_embd) */
-    lmk_tensor attn_q_norm;          /* (1, head_dim), optional: per-head RMSNorm of q */
-    lmk_tensor attn_k_norm;          /* (1, head_dim), optional */
+    lmk_tensor attn_q_norm;          /* (1 or n_head, head_dim), optional: norm of each head of q, by
+                                        one weight or one per head (Command-R+) */
+    lmk_tensor attn_k_norm;          /* (1 or n_head_kv, head_dim), optional */
     lmk_tensor attn_output;          /* (n_embd, n_head·head_dim_v) */
     lmk_tensor post_attn_norm;       /* (1, n_embd), optional */
     lmk_tensor ffn_norm;             /* (1, n_embd) */
@@ -62,12 +64,14 @@ typedef struct {
     float attn_scale;                /* q·k multiplier */
     int32_t rope_style;              /* lmk_rope_style */
     int32_t act;                     /* lmk_act: SwiGLU or GeGLU feed-forward */
-    int32_t norm_kind;               /* lmk_norm_kind of the block and output norms (q/k norms: RMS) */
+    int32_t norm_kind;               /* lmk_norm_kind of every norm: block, output and q/k */
     int32_t parallel_residual;       /* 1: x += attn(h) + ffn(h), h = attn_norm(x); no ffn_norm (Cohere) */
     lmk_tensor token_embd;           /* (n_vocab, n_embd), rows are looked up (x16: lmk_qrow_x16) */
     lmk_tensor output_norm;          /* (1, n_embd) */
     lmk_tensor output;               /* (n_vocab, n_embd); may be token_embd (tied) */
-    lmk_tensor rope_freqs;           /* (1, head_dim/2) F32, optional: per-pair RoPE factors (Llama-3.1) */
+    int32_t rope_dims;               /* RoPE turns the first rope_dims of each head (even; 0: all of head_dim) */
+    float rope_mscale;               /* RoPE multiplies what it turns by this (YaRN/LongRoPE; 0 or 1: none) */
+    lmk_tensor rope_freqs;           /* (1, rope_dims/2) F32, optional: per-pair RoPE factors (Llama-3.1) */
     float logit_scale;               /* logits are multiplied by this (1: none; Cohere) */
     float final_softcap;             /* > 0: logits = cap·tanh(logits/cap) (Gemma-2); 0: none */
     float attn_softcap;              /* > 0: attention scores soft-capped the same way (Gemma-2); 0: none */

@@ -100,10 +100,11 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
                                          "rope_style", "act"};
     for (int i = 0; i < 13; i++)
         if (!get_number(hp, keys[i], &v[i])) return NULL;
-    double logit_scale, final_softcap, attn_softcap, norm_kind, parallel;
+    double logit_scale, final_softcap, attn_softcap, norm_kind, parallel, rope_dims, rope_mscale;
     if (!get_optional(hp, "logit_scale", 1.0, &logit_scale) || !get_optional(hp, "final_softcap", 0.0, &final_softcap) ||
         !get_optional(hp, "attn_softcap", 0.0, &attn_softcap) ||
-        !get_optional(hp, "norm_kind", 0, &norm_kind) || !get_optional(hp, "parallel_residual", 0, &parallel))
+        !get_optional(hp, "norm_kind", 0, &norm_kind) || !get_optional(hp, "parallel_residual", 0, &parallel) ||
+        !get_optional(hp, "rope_dims", 0, &rope_dims) || !get_optional(hp, "rope_mscale", 1.0, &rope_mscale))
         return NULL;
     const Py_ssize_t n_layer = PyList_GET_SIZE(layer_params);
     if (n_layer != (Py_ssize_t)v[2] || n_layer <= 0 || n_layer > 4096)
@@ -125,7 +126,8 @@ static PyObject *py_model_new(PyObject *self, PyObject *args) {
         .rope_style = (int32_t)v[11], .act = (int32_t)v[12], .layers = box->layers,
         .logit_scale = (float)logit_scale, .final_softcap = (float)final_softcap,
         .attn_softcap = (float)attn_softcap,
-        .norm_kind = (int32_t)norm_kind, .parallel_residual = (int32_t)parallel,
+        .norm_kind = (int32_t)norm_kind, .parallel_residual = (int32_t)parallel, .rope_dims = (int32_t)rope_dims,
+        .rope_mscale = (float)rope_mscale,
     };
     int ok = get_tensor(box, tensors, "token_embd", &m->token_embd) &&
              get_tensor(box, tensors, "output_norm", &m->output_norm) &&

@@ -41,9 +41,9 @@ LMK_EW_DECLARE(void, lmk_layernorm_row,
  * that token's tables for those pairs:
  *   NORMAL: c (2·np), s (2·np) with c[2k] = c[2k+1] = cos θ, s[2k] = -sin θ, s[2k+1] = sin θ
  *           (θ of pair p0 + k), so that y[j] = x[j]·c[j] + x[j^1]·s[j] on the pair's elements;
- *   NEOX:   c (np), s (np) = cos θ, sin θ for the pair (x[p], x[p + D/2]). */
+ *   NEOX:   c (np), s (np) = cos θ, sin θ for the pair (x[p], x[p + half]), half = R/2. */
 LMK_EW_DECLARE(void, lmk_rope_token, (float *x, const float *c, const float *s, int64_t H, int64_t D,
-                                      int64_t p0, int64_t np, lmk_rope_style style))
+                                      int64_t half, int64_t p0, int64_t np, lmk_rope_style style))
 
 /* Spans of n elements; y may alias either input. */
 LMK_EW_DECLARE(void, lmk_swiglu_span, (const float *gate, const float *up, float *y, int64_t n))

@@ -15,6 +15,11 @@
 
 /* ---------------------------------------------------------------- checks */
 
+/* The elements of each head RoPE turns: the first rope_dims (partial RoPE, Phi-4-mini), or all. */
+static int64_t rope_dims(const lmk_model *m) { return m->rope_dims ? m->rope_dims : m->head_dim; }
+/* The factor RoPE puts on the elements it turns (0 reads as 1: none). */
+static float rope_mscale(const lmk_model *m) { return m->rope_mscale != 0.0f ? m->rope_mscale : 1.0f; }
+
 static int tensor_ok(const lmk_tensor *t, int64_t rows, int64_t cols, int optional, int f32_only) {
     if (!t->data) return optional;
     if (t->rows != rows || t->cols != cols) return 0;
@@ -35,19 +40,22 @@ lmk_status lmk_model_check(const lmk_model *m) {
         return LMK_ERR_ARG;
     if (m->head_dim_v != m->head_dim) return LMK_ERR_UNSUPPORTED;   /* attention shares D for k and v */
     if (m->rope_style != LMK_ROPE_NORMAL && m->rope_style != LMK_ROPE_NEOX) return LMK_ERR_ARG;
+    if (m->rope_dims < 0 || m->rope_dims % 2 || m->rope_dims > m->head_dim) return LMK_ERR_ARG;
+    if (!(m->rope_mscale >= 0) || isinf(m->rope_mscale)) return LMK_ERR_ARG;
+    const int64_t R = rope_dims(m);
     if (m->act != LMK_ACT_SILU && m->act != LMK_ACT_GELU) return LMK_ERR_ARG;
     if (m->norm_kind != LMK_NORM_RMS && m->norm_kind != LMK_NORM_LAYER) return LMK_ERR_ARG;
     if (m->parallel_residual != 0 && m->parallel_residual != 1) return LMK_ERR_ARG;
     const int64_t E = m->n_embd, Q = (int64_t)m->n_head * m->head_dim, KV = (int64_t)m->n_head_kv * m->head_dim;
     if (!tensor_ok(&m->token_embd, m->n_vocab, E, 0, 0) ||
         !tensor_ok(&m->output_norm, 1, E, 0, 1) ||
-        !tensor_ok(&m->output, m->n_vocab, E, 0, 0) || !tensor_ok(&m->rope_freqs, 1, m->head_dim / 2, 1, 1))
+        !tensor_ok(&m->output, m->n_vocab, E, 0, 0) || !tensor_ok(&m->rope_freqs, 1, R / 2, 1, 1))
         return LMK_ERR_ARG;
     if (!isfinite(m->logit_scale) || !(m->final_softcap >= 0) || isinf(m->final_softcap) ||
         !(m->attn_softcap >= 0) || isinf(m->attn_softcap))
         return LMK_ERR_ARG;
     if (m->rope_freqs.data)
-        for (int64_t i = 0; i < m->head_dim / 2; i++) {
+        for (int64_t i = 0; i < R / 2; i++) {
             const float f = ((const float *)m->rope_freqs.data)[i];
             if (!(f > 0) || isinf(f)) return LMK_ERR_ARG;   /* a factor of 0 would divide by it */
         }
@@ -55,7 +63,8 @@ lmk_status lmk_model_check(const lmk_model *m) {
         const lmk_layer *L = &m->layers[l];
         if (!tensor_ok(&L->attn_norm, 1, E, 0, 1) || !tensor_ok(&L->attn_q, Q, E, 0, 0) ||
             !tensor_ok(&L->attn_k, KV, E, 0, 0) || !tensor_ok(&L->attn_v, KV, E, 0, 0) ||
-            !tensor_ok(&L->attn_q_norm, 1, m->head_dim, 1, 1) || !tensor_ok(&L->attn_k_norm, 1, m->head_dim, 1, 1) ||
+            !tensor_ok(&L->attn_q_norm, L->attn_q_norm.rows == 1 ? 1 : m->n_head, m->head_dim, 1, 1) ||
+            !tensor_ok(&L->attn_k_norm, L->attn_k_norm.rows == 1 ? 1 : m->n_head_kv, m->head_dim, 1, 1) ||
             !tensor_ok(&L->attn_output, E, Q, 0, 0) || !tensor_ok(&L->post_attn_norm, 1, E, 1, 1) ||
             !tensor_ok(&L->ffn_norm, 1, E, m->parallel_residual, 1) || !tensor_ok(&L->ffn_gate, m->n_ff, E, 0, 0) ||
             !tensor_ok(&L->ffn_up, m->n_ff, E, 0, 0) || !tensor_ok(&L->ffn_down, E, m->n_ff, 0, 0) ||
@@ -205,10 +214,29 @@ static void add_into(float *x, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* y (rows, n) = the model's norm (norm_kind) of x (rows, n) with weight w (n). */
+static lmk_status norm_rows(const lmk_model *m, const float *x, const float *w, float *y, int64_t rows, int64_t n) {
+    if (m->norm_kind == LMK_NORM_LAYER) return lmk_layernorm(x, w, NULL, y, rows, n, m->norm_eps);
+    return lmk_rmsnorm(x, w, y, rows, n, m->norm_eps);
+}
+
 /* y (rows, E) = the model's block norm of x with weight w. */
 static lmk_status norm(const lmk_model *m, const float *x, const lmk_tensor *w, float *y, int64_t rows) {
-    if (m->norm_kind == LMK_NORM_LAYER) return lmk_layernorm(x, (const float *)w->data, NULL, y, rows, m->n_embd, m->norm_eps);
-    return lmk_rmsnorm(x, (const float *)w->data, y, rows, m->n_embd, m->norm_eps);
+    return norm_rows(m, x, (const float *)w->data, y, rows, m->n_embd);
+}
+
+/* x (T, H, head_dim) normed in place head by head: one weight for every head (1, head_dim), or
+ * one per head (H, head_dim; Command-R+). */
+static lmk_status head_norm(const lmk_model *m, float *x, const lmk_tensor *w, int64_t T, int64_t H) {
+    const int64_t D = m->head_dim;
+    const float *wd = w->data;
+    if (w->rows == 1) return norm_rows(m, x, wd, x, T * H, D);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++) {
+            lmk_status st = norm_rows(m, x + (t * H + h) * D, wd + h * D, x + (t * H + h) * D, 1, D);
+            if (st != LMK_OK) return st;
+        }
+    return LMK_OK;
 }
 
 /* y (T, n) += bias (n) on every row, when the layer has one. */
@@ -265,13 +293,16 @@ static lmk_status attention_block(const lmk_model *m, const lmk_layer *L, int32_
     add_bias(&L->attn_k_bias, w->k, T, KV);
     add_bias(&L->attn_v_bias, w->v, T, KV);
     if (L->attn_q_norm.data) {
-        TRY(lmk_rmsnorm(w->q, (const float *)L->attn_q_norm.data, w->q, T * H, D, m->norm_eps));
-        TRY(lmk_rmsnorm(w->k, (const float *)L->attn_k_norm.data, w->k, T * Hkv, D, m->norm_eps));
+        TRY(head_norm(m, w->q, &L->attn_q_norm, T, H));
+        TRY(head_norm(m, w->k, &L->attn_k_norm, T, Hkv));
     }
     const float *factors = m->rope_freqs.data;
     if (L->rope_theta > 0) {   /* 0: a layer without RoPE (Cohere2's global layers) */
-        TRY(lmk_rope_ext(w->q, b->pos, T, H, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
-        TRY(lmk_rope_ext(w->k, b->pos, T, Hkv, D, L->rope_theta, (lmk_rope_style)m->rope_style, L->rope_freq_scale, factors));
+        const int64_t R = rope_dims(m);
+        const lmk_rope_style style = (lmk_rope_style)m->rope_style;
+        const float ms = rope_mscale(m);
+        TRY(lmk_rope_ext(w->q, b->pos, T, H, D, R, L->rope_theta, style, L->rope_freq_scale, factors, ms));
+        TRY(lmk_rope_ext(w->k, b->pos, T, Hkv, D, R, L->rope_theta, style, L->rope_freq_scale, factors, ms));
     }
 
     char *kc = kv->k[l], *vc = kv->v[l];

@@ -31,8 +31,10 @@ LAYOUTS = {   # family -> (per-layer tensors beyond the common ones, output tied
     "gemma3": (("attn_q_norm.weight", "attn_k_norm.weight", "post_attention_norm.weight", "post_ffw_norm.weight"),
                True, {"key_length": True, "sliding_window": 8}),
     "gemma2": (("post_attention_norm.weight", "post_ffw_norm.weight"), True, {"key_length": True, "sliding_window": 8}),
-    # LayerNorm, one norm a layer (parallel attention and feed-forward), output tied, a logit scale
-    "command-r": ((), True, {"layer_norm": True, "no_ffn_norm": True, "logit_scale": 0.125}),
+    # LayerNorm, one norm a layer (parallel attention and feed-forward), output tied, a logit scale;
+    # from 64 layers on (Command-R+), q/k norms with a weight for each head
+    "command-r": ((), True, {"layer_norm": True, "no_ffn_norm": True, "logit_scale": 0.125,
+                            "per_head_qk_norm_from": 64}),
     # q, k, v stacked in attn_qkv; gate and up stacked in ffn_up
     "phi3": ((), False, {"fused": True}),
     "cohere2": ((), True, {"layer_norm": True, "no_ffn_norm": True, "logit_scale": 0.125, "sliding_window": 8}),
@@ -44,11 +46,12 @@ COMMON = ("attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
 def write(path: Path, family: str, *, n_layer: int = 2, n_embd: int = 256, n_head: int = 4, n_head_kv: int = 2,
           head_dim: int | None = None, n_ff: int = 512, seed: int = 0, metadata: dict | None = None,
           rope_freqs: np.ndarray | None = None, context: int = 256, tensors: dict | None = None,
-          n_vocab: int | None = None) -> Path:
+          n_vocab: int | None = None, rope_dims: int | None = None) -> Path:
     """A ``family`` model with random weights (F32) at ``path``. ``head_dim`` other than
     n_embd / n_head needs a family that writes ``attention.key_length``; ``metadata``: more
     ``<arch>.`` keys (e.g. ``{"rope.scaling.type": "linear", "rope.scaling.factor": 8.0}``);
-    ``rope_freqs``: a ``rope_freqs.weight`` tensor (head_dim / 2 factors); ``tensors``: more
+    ``rope_freqs``: a ``rope_freqs.weight`` tensor (rope_dims / 2 factors); ``rope_dims``: RoPE on
+    the first that many elements of each head (default: all of it); ``tensors``: more
     top-level float tensors by name (e.g. Phi-3's ``rope_factors_long.weight``); ``n_vocab``: pad
     the vocabulary with tokens no text spells to this size (real models' output projections are
     large: a benchmark wants one)."""
@@ -72,7 +75,7 @@ def write(path: Path, family: str, *, n_layer: int = 2, n_embd: int = 256, n_hea
     if "logit_scale" in own:
         w.add_float32(f"{family}.logit_scale", own["logit_scale"])
     w.add_rope_freq_base(10000.0)
-    w.add_rope_dimension_count(head_dim)
+    w.add_rope_dimension_count(rope_dims or head_dim)
     if own.get("key_length"):
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
@@ -106,6 +109,9 @@ def write(path: Path, family: str, *, n_layer: int = 2, n_embd: int = 256, n_hea
               "attn_q_norm.weight": (head_dim,), "attn_k_norm.weight": (head_dim,),
               "attn_qkv.weight": (q + 2 * kv, n_embd)}
     names = COMMON + extra
+    if n_layer >= own.get("per_head_qk_norm_from", n_layer + 1):
+        names += ("attn_q_norm.weight", "attn_k_norm.weight")
+        shapes["attn_q_norm.weight"], shapes["attn_k_norm.weight"] = (n_head, head_dim), (n_head_kv, head_dim)
     if own.get("fused"):
         names = tuple(n for n in names if n not in ("attn_q.weight", "attn_k.weight", "attn_v.weight",
                                                     "ffn_gate.weight")) + ("attn_qkv.weight",)

@@ -40,12 +40,14 @@ class ModelConfig:
     rope_theta: float         # RoPE base of global-attention layers
     rope_theta_local: float   # RoPE base of sliding-window layers
     rope_style: str           # "normal" (interleaved pairs) or "neox" (half-split)
+    rope_dims: int            # RoPE turns the first rope_dims elements of each head (head_dim: all)
     sliding_window: int       # 0: every layer is global
     sliding_layers: tuple[bool, ...]   # per layer: does it slide (when sliding_window > 0)
     activation: str           # "silu" (SwiGLU) or "gelu" (GeGLU)
     embed_scale: float        # token embeddings are multiplied by this
     attn_scale: float         # q·k multiplier
-    qk_norm: bool             # per-head RMSNorm on q and k
+    qk_norm: bool             # per-head norm on q and k
+    qk_norm_per_head: bool    # ... with one weight per head (n_head, head_dim), not one (head_dim)
     post_norms: bool          # RMSNorm after attention and after the feed-forward block
     tied_output: bool         # logits reuse token_embd when the file has no output.weight
     biases: tuple[str, ...] = ()   # projections with a bias vector
@@ -57,6 +59,7 @@ class ModelConfig:
     long_rope: bool = False        # the file's rope_factors_long/short scale each RoPE pair (LongRoPE)
     rope_ctx_orig: int = 0         # LongRoPE: a context beyond this takes the long factors
     rope_yarn: tuple[float, ...] = ()   # YaRN: per RoPE pair, the divisor of its frequency (as rope_freqs)
+    rope_mscale: float = 1.0       # YaRN/LongRoPE attention factor: RoPE multiplies what it turns by it
     global_rope: bool = True       # False: global layers have no RoPE (Cohere2)
     attn_softcap: float = 0.0      # > 0: attention scores become cap·tanh(score/cap)
     final_softcap: float = 0.0     # > 0: logits likewise
@@ -90,10 +93,12 @@ class ModelConfig:
         # this error, not a ZeroDivisionError three lines down
         n_embd, n_head = get("embedding_length"), get("attention.head_count")
         head_dim = get("attention.key_length", n_embd // n_head, lo=2)
-        rope_dims = get("rope.dimension_count", head_dim, lo=2)
-        if rope_dims != head_dim:
+        rope_dims = get("rope.dimension_count", head_dim, lo=2, hi=head_dim)
+        if rope_dims % 2:
+            raise ModelLoadError(f.path, f"metadata {name}.rope.dimension_count = {rope_dims} is odd: RoPE turns pairs")
+        if rope_dims != head_dim and not desc.partial_rope:
             raise ModelLoadError(f.path, f"metadata {name}.rope.dimension_count = {rope_dims}: RoPE on part of a "
-                                         f"head (of {head_dim}) is not supported")
+                                         f"head (of {head_dim}) is not what {name} models do (llama.cpp refuses it too)")
         rope_theta = get("rope.freq_base", 10000.0, lo=0.0, hi=FLOAT32_MAX, kind=float, open_lo=True)
         sw = desc.sliding
         n_layer = get("block_count", hi=MAX_LAYERS)
@@ -107,8 +112,9 @@ class ModelConfig:
         long_rope = desc.long_rope and "rope_factors_long.weight" in f.tensors
         n_ctx_train = get("context_length", hi=MAX_CONTEXT)
         yarn = f.metadata.get(f"{name}.rope.scaling.type") == "yarn"
-        if "rope.scaling.attn_factor" in desc.applies:   # RoPE multiplies q and k by it: q·k by its square
-            attn_scale *= get("rope.scaling.attn_factor", 1.0, lo=0.0, hi=1e3, kind=float, open_lo=True) ** 2
+        rope_mscale = 1.0   # RoPE multiplies the q and k elements it turns by this
+        if "rope.scaling.attn_factor" in desc.applies:
+            rope_mscale = get("rope.scaling.attn_factor", 1.0, lo=0.0, hi=1e3, kind=float, open_lo=True)
         rope_yarn: tuple[float, ...] = ()
         if yarn:
             if sw or long_rope or (desc.rope_freqs and "rope_freqs.weight" in f.tensors):
@@ -116,8 +122,10 @@ class ModelConfig:
                                              "models without sliding-window layers or per-pair RoPE factors")
             factor = get("rope.scaling.factor", lo=1.0, hi=1e6, kind=float)
             ctx_orig = get("rope.scaling.original_context_length", n_ctx_train, lo=1, hi=MAX_CONTEXT)
-            rope_yarn, mscale = _yarn(head_dim, rope_theta, factor, ctx_orig)
-            attn_scale *= mscale ** 2
+            rope_yarn, mscale = _yarn(rope_dims, rope_theta, factor, ctx_orig)
+            rope_mscale *= mscale
+
+        per_head_qk_norm = desc.per_head_qk_norm and "blk.0.attn_q_norm.weight" in f.tensors
 
         def softcap(key: str, default: float) -> float:
             return get(key, default, lo=0.0, hi=1e6, kind=float) if key in desc.applies else 0.0
@@ -128,17 +136,17 @@ class ModelConfig:
             head_dim=head_dim, head_dim_v=get("attention.value_length", head_dim), n_ff=get("feed_forward_length"),
             norm_eps=get("attention.layer_norm_epsilon" if desc.norm == "layer" else "attention.layer_norm_rms_epsilon",
                          lo=0.0, hi=1.0, kind=float),
-            rope_theta=rope_theta, rope_theta_local=theta_local, rope_style=desc.rope_style,
+            rope_theta=rope_theta, rope_theta_local=theta_local, rope_style=desc.rope_style, rope_dims=rope_dims,
             sliding_window=get("attention.sliding_window", 0, lo=0) if sw else 0,
             sliding_layers=_sliding_layers(f, desc, n_layer), activation=desc.activation,
             embed_scale=math.sqrt(n_embd) if desc.embed_scale_sqrt else 1.0,
             attn_scale=attn_scale,
-            qk_norm=desc.qk_norm, post_norms=desc.post_norms, tied_output="output.weight" not in f.tensors,
+            qk_norm=desc.qk_norm or per_head_qk_norm, qk_norm_per_head=per_head_qk_norm, post_norms=desc.post_norms, tied_output="output.weight" not in f.tensors,
             biases=desc.biases, rope_freq_scale=1.0 if yarn else _rope_freq_scale(f, name),
             rope_freqs=desc.rope_freqs and "rope_freqs.weight" in f.tensors, norm=desc.norm,
             parallel_residual=desc.parallel_residual, long_rope=long_rope,
             rope_ctx_orig=get("rope.scaling.original_context_length", n_ctx_train, hi=MAX_CONTEXT) if long_rope else 0,
-            rope_yarn=rope_yarn,
+            rope_yarn=rope_yarn, rope_mscale=rope_mscale,
             global_rope=sw.global_rope if sw else True,
             attn_softcap=softcap("attn_logit_softcapping", desc.attn_softcap),
             final_softcap=softcap("final_logit_softcapping", desc.final_softcap),

@@ -170,6 +170,7 @@ class Model:
         hp = dict(n_vocab=cfg.n_vocab, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
                   n_head_kv=cfg.n_head_kv, head_dim=cfg.head_dim, head_dim_v=cfg.head_dim_v, n_ff=cfg.n_ff,
                   norm_eps=cfg.norm_eps, embed_scale=cfg.embed_scale, attn_scale=cfg.attn_scale,
+                  rope_dims=cfg.rope_dims, rope_mscale=cfg.rope_mscale,
                   rope_style=0 if cfg.rope_style == "normal" else 1, act=0 if cfg.activation == "silu" else 1,
                   norm_kind=0 if cfg.norm == "rms" else 1, parallel_residual=int(cfg.parallel_residual),
                   logit_scale=cfg.logit_scale, attn_softcap=cfg.attn_softcap, final_softcap=cfg.final_softcap)
@@ -382,11 +383,12 @@ def _weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
     """(rows, cols) of each weight of the step (lmk_model.h), by its lmk name."""
     e, q, kv, d = cfg.n_embd, cfg.n_head * cfg.head_dim, cfg.n_head_kv * cfg.head_dim, cfg.head_dim
     norm, vocab = (1, e), (cfg.n_vocab, e)
+    heads, kv_heads = (cfg.n_head, cfg.n_head_kv) if cfg.qk_norm_per_head else (1, 1)
     return {"token_embd": vocab, "output_norm": norm, "output": vocab, "attn_norm": norm, "attn_q": (q, e),
-            "attn_k": (kv, e), "attn_v": (kv, e), "attn_q_norm": (1, d), "attn_k_norm": (1, d),
+            "attn_k": (kv, e), "attn_v": (kv, e), "attn_q_norm": (heads, d), "attn_k_norm": (kv_heads, d),
             "attn_output": (e, q), "post_attn_norm": norm, "ffn_norm": norm, "ffn_gate": (cfg.n_ff, e),
             "ffn_up": (cfg.n_ff, e), "ffn_down": (e, cfg.n_ff), "post_ffn_norm": norm,
-            "attn_q_bias": (1, q), "attn_k_bias": (1, kv), "attn_v_bias": (1, kv), "rope_freqs": (1, d // 2)}
+            "attn_q_bias": (1, q), "attn_k_bias": (1, kv), "attn_v_bias": (1, kv), "rope_freqs": (1, cfg.rope_dims // 2)}
 
 
 def load_model(path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",

@@ -121,6 +121,16 @@ CASES = {
                                                  "rope_factors_long.weight": np.linspace(1.0, 40.0, 32)},
                                      "metadata": {"rope.scaling.original_context_length": 64,
                                                   "rope.scaling.attn_factor": 1.19}}),
+    # partial RoPE as Phi-4-mini has it (96 of 128 there: 48 of 64 here), with LongRoPE factors
+    # for the turned pairs only; and on interleaved pairs (Cohere's style)
+    "phi3-partial-rope": ("phi3", {"rope_dims": 48,
+                                   "tensors": {"rope_factors_short.weight": np.linspace(1.0, 3.0, 24),
+                                               "rope_factors_long.weight": np.linspace(1.0, 40.0, 24)},
+                                   "metadata": {"rope.scaling.original_context_length": 64,
+                                                "rope.scaling.attn_factor": 1.19}}),
+    "command-r-partial-rope": ("command-r", {"rope_dims": 32}),
+    # Command-R+ (64 layers and more): LayerNorms of q and k with a weight for each head
+    "command-r-plus-qk-norm": ("command-r", {"n_layer": 64, "n_embd": 128, "n_ff": 128}),
     # three sliding layers with RoPE, then a global one without
     "cohere2": ("cohere2", {"n_layer": 4}),
     "gemma3-27b-query-scale": ("gemma3", {"n_layer": 62, "head_dim": 96, "n_embd": 256, "n_ff": 256}),
@@ -156,6 +166,19 @@ def test_a_math_key_the_engine_does_not_apply_is_refused_naming_it(tmp_path):
     # llama.cpp reads Cohere2's sliding-layer RoPE base and never uses it: refused, not guessed at
     path = write(tmp_path / "swa-base.gguf", "cohere2", metadata={"rope.freq_base_swa": 500.0})
     with pytest.raises(ModelLoadError, match="cohere2.rope.freq_base_swa = 500.0 changes"):
+        load_model(path).close()
+
+
+def test_partial_rope_where_llamacpp_refuses_it_is_refused(tmp_path):
+    # llama.cpp asserts a llama/qwen head is turned whole; an odd count cannot be pairs at all
+    path = write(tmp_path / "partial.gguf", "llama", rope_dims=48)
+    with pytest.raises(ModelLoadError, match="rope.dimension_count = 48: RoPE on part of a head .of 64. is not"):
+        load_model(path).close()
+    path = write(tmp_path / "odd.gguf", "phi3", rope_dims=47)
+    with pytest.raises(ModelLoadError, match="rope.dimension_count = 47 is odd"):
+        load_model(path).close()
+    path = write(tmp_path / "wide.gguf", "phi3", rope_dims=66)
+    with pytest.raises(ModelLoadError, match="rope.dimension_count = 66 is out of range"):
         load_model(path).close()
 
 

@@ -69,11 +69,17 @@ class Architecture:
     rope_style: str = "normal"             # "normal" (interleaved pairs) or "neox" (half-split)
     activation: str = "silu"               # "silu" (SwiGLU) or "gelu" (GeGLU, tanh approximation)
     embed_scale_sqrt: bool = False         # token embeddings × sqrt(n_embd) (Gemma)
-    qk_norm: bool = False                  # per-head RMSNorm of q and k before RoPE (Gemma-3, Qwen3)
+    qk_norm: bool = False                  # per-head norm of q and k before RoPE (Gemma-3, Qwen3), one weight
+    # q/k norms with a weight for each head, read when the file has them (Command-R+ does, Command-R
+    # does not); they are of the family's norm kind, as every norm is
+    per_head_qk_norm: bool = False
     post_norms: bool = False               # RMSNorm on each block's output before the residual (Gemma-2/3)
     biases: tuple[str, ...] = ()           # projections with a bias vector (Qwen2: attn_q, attn_k, attn_v)
     sliding: SlidingWindow | None = None
     rope_freqs: bool = False               # reads rope_freqs.weight, per-pair RoPE factors (Llama-3.1+)
+    # RoPE may turn only the first rope.dimension_count elements of each head (Phi-4-mini: 96 of
+    # 128), as llama.cpp allows for this family; False: the file must turn them all
+    partial_rope: bool = False
     fused_qkv: bool = False                # q, k, v may come stacked in attn_qkv.weight (Phi-3)
     fused_gate_up: bool = False            # ffn_up.weight holds the gate rows, then the up rows (Phi-3)
     # rope_factors_long / rope_factors_short (LongRoPE, Phi-3.5): per-pair RoPE factors, the long

@@ -11,6 +11,7 @@ ARCH = Architecture(
     norm="layer",
     parallel_residual=True,
     sliding=SlidingWindow(pattern=4, global_rope=False),
+    partial_rope=True,
     applies=frozenset({"attention.layer_norm_epsilon", "logit_scale", "attention.sliding_window",
                        "attention.sliding_window_pattern"}),
 )

@@ -18,6 +18,7 @@ ARCH = Architecture(
     attn_softcap=50.0,
     final_softcap=30.0,
     attn_scale=wide_query_scale(46),
+    partial_rope=True,
     applies=frozenset({"attention.sliding_window", "attention.sliding_window_pattern", "rope.freq_base_swa",
                        "attn_logit_softcapping", "final_logit_softcapping"}),
 )

@@ -18,6 +18,7 @@ ARCH = Architecture(
     post_norms=True,
     sliding=SlidingWindow(pattern=6, local_rope_theta=10000.0),
     attn_scale=wide_query_scale(62),
+    partial_rope=True,
     applies=frozenset({"rope.scaling.type", "rope.scaling.factor", "attention.sliding_window",
                        "attention.sliding_window_pattern", "rope.freq_base_swa", "final_logit_softcapping"}),
 )

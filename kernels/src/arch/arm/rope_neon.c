@@ -2,8 +2,8 @@
 #include "elementwise.h"
 #include "vmath_neon.h"
 
-void lmk_rope_token_neon(float *x, const float *c, const float *s, int64_t H, int64_t D, int64_t p0,
-                         int64_t np, lmk_rope_style style) {
+void lmk_rope_token_neon(float *x, const float *c, const float *s, int64_t H, int64_t D,
+                         int64_t half, int64_t p0, int64_t np, lmk_rope_style style) {
     for (int64_t h = 0; h < H; h++) {
         float *v = x + h * D;  /* (D) */
         if (style == LMK_ROPE_NORMAL) {
@@ -18,7 +18,7 @@ void lmk_rope_token_neon(float *x, const float *c, const float *s, int64_t H, in
                 vst1_f32(p + j, vfma_f32(vmul_f32(vrev64_f32(a), vld1_f32(s + j)), a, vld1_f32(c + j)));
             }
         } else {
-            float *pa = v + p0, *pb = v + p0 + D / 2;  /* (np) each */
+            float *pa = v + p0, *pb = v + p0 + half;  /* (np) each */
             int64_t j = 0;
             for (; j + 4 <= np; j += 4) {
                 float32x4_t a = vld1q_f32(pa + j), b = vld1q_f32(pb + j);

@@ -3,8 +3,8 @@
 #include "elementwise.h"
 #include "vmath_avx2.h"
 
-void lmk_rope_token_avx2(float *x, const float *c, const float *s, int64_t H, int64_t D, int64_t p0,
-                         int64_t np, lmk_rope_style style) {
+void lmk_rope_token_avx2(float *x, const float *c, const float *s, int64_t H, int64_t D,
+                         int64_t half, int64_t p0, int64_t np, lmk_rope_style style) {
     for (int64_t h = 0; h < H; h++) {
         float *v = x + h * D;  /* (D) */
         if (style == LMK_ROPE_NORMAL) {
@@ -25,7 +25,7 @@ void lmk_rope_token_avx2(float *x, const float *c, const float *s, int64_t H, in
                                                               _mm256_mul_ps(sw, _mm256_maskload_ps(s + j, k))));
             }
         } else {
-            float *pa = v + p0, *pb = v + p0 + D / 2;  /* (np) each */
+            float *pa = v + p0, *pb = v + p0 + half;  /* (np) each */
             for (int64_t j = 0; j < np; j += 8) {
                 const __m256i k = lmk_tail_mask_avx2(np - j);
                 __m256 a = _mm256_maskload_ps(pa + j, k), b = _mm256_maskload_ps(pb + j, k);

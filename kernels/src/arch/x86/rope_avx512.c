@@ -4,8 +4,8 @@
 
 static inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1u); }
 
-void lmk_rope_token_avx512(float *x, const float *c, const float *s, int64_t H, int64_t D, int64_t p0,
-                           int64_t np, lmk_rope_style style) {
+void lmk_rope_token_avx512(float *x, const float *c, const float *s, int64_t H, int64_t D,
+                           int64_t half, int64_t p0, int64_t np, lmk_rope_style style) {
     for (int64_t h = 0; h < H; h++) {
         float *v = x + h * D;  /* (D) */
         if (style == LMK_ROPE_NORMAL) {
@@ -18,7 +18,7 @@ void lmk_rope_token_avx512(float *x, const float *c, const float *s, int64_t H, 
                                                                 _mm512_mul_ps(sw, _mm512_maskz_loadu_ps(k, s + j))));
             }
         } else {
-            float *pa = v + p0, *pb = v + p0 + D / 2;  /* (np) each */
+            float *pa = v + p0, *pb = v + p0 + half;  /* (np) each */
             for (int64_t j = 0; j < np; j += 16) {
                 const __mmask16 k = tail_mask(np - j);
                 __m512 a = _mm512_maskz_loadu_ps(k, pa + j), b = _mm512_maskz_loadu_ps(k, pb + j);
