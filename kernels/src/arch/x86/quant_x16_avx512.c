@@ -605,12 +605,18 @@ XV_INLINE void xu_group(const int G, const int mins, const int P, const int C, c
         const __m512i start = mins ? _mm512_setzero_si512() : _mm512_set1_epi32(A[i]->bs[g]);
         for (int p = 0; p < P; p++) ch[p][i] = start;
     }
+    /* the group's pointers once, then constant offsets from them: an int index (v, 4v)
+     * sign-extended at every access had cost address arithmetic per vpdpbusd, in a loop bound by
+     * the instructions it issues (Q4_K 2.66 -> 2.23 ms, one thread, 2816 x 1024, 256 rows) */
+    const uint8_t (*q[2])[64] = {U[0]->q + (int64_t)g * G / 4, U[P - 1]->q + (int64_t)g * G / 4};
+    const int8_t *qa[QT_ACTS];
+    for (int i = 0; i < C; i++) qa[i] = A[i]->qs + (int64_t)g * G;
     XV_UNROLL
-    for (int v = g * G / 4; v < (g + 1) * G / 4; v++) {
+    for (int64_t j = 0; j < G / 4; j++) {
         __m512i x[2];
-        for (int p = 0; p < P; p++) x[p] = _mm512_load_si512(U[p]->q[v]);
+        for (int p = 0; p < P; p++) x[p] = _mm512_load_si512(q[p][j]);
         for (int i = 0; i < C; i++)
-            for (int p = 0; p < P; p++) ch[p][i] = xu_dpbusd_bcast(ch[p][i], x[p], A[i]->qs + 4 * v);
+            for (int p = 0; p < P; p++) ch[p][i] = xu_dpbusd_bcast(ch[p][i], x[p], qa[i] + 4 * j);
     }
     for (int p = 0; p < P; p++) {
         const __m512i sc = _mm512_load_si512(U[p]->sc[g]);
