@@ -63,7 +63,8 @@ async def run_expert(pool, name: str, messages: list[dict], sampling: dict, sink
                 parts.append(delta.text)
                 sink(Token(expert=name, delta=delta.text, stage=stage))
             if delta.finish_reason is not None:
-                usage = Usage(prompt_tokens=delta.prompt_tokens or 0, completion_tokens=delta.completion_tokens or 0)
+                usage = Usage(prompt_tokens=delta.prompt_tokens or 0, completion_tokens=delta.completion_tokens or 0,
+                              cached_tokens=delta.cached_tokens or 0)
                 finish = "length" if delta.finish_reason == "length" else "stop"
     return ExpertAnswer(expert=name, text="".join(parts), usage=usage, seconds=time.perf_counter() - t0,
                         finish_reason=finish)

@@ -10,6 +10,7 @@
     livemind convert MODEL OUT_DIR [--dtype float32|bfloat16|float16] [--force]
     livemind bench kernels [--quick] [--threads N] [--repeats N] [--out DIR]
     livemind bench engine [--models ...] [--threads 1 2] [--repeats N] [--synthetic [--rounds N]]
+    livemind bench latency [--quick] [--threads N] [--models ...] [--out DIR]
     livemind bench router | tokenizer | attention-memory
     livemind info
 """
@@ -64,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--types", nargs="+", help="with --synthetic: the weight types on the llama layout (default: all)")
     e.add_argument("--rounds", type=int, default=2,
                    help="with --synthetic: rounds per case, alternating which engine goes first (default 2)")
+
+    lt = bsub.add_parser("latency", help="time to first token as a caller sees it: fresh KV slots, a growing "
+                                         "chat with the prefix cache and without")
+    lt.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "gemma3-270m"])
+    lt.add_argument("--threads", type=int, default=2)
+    lt.add_argument("--quick", action="store_true", help="one model, few requests: that it runs (CI)")
+    lt.add_argument("--out", default=None,
+                    help="folder for latency.{json,md} (default docs/benchmarks; a quick run writes nothing unless given)")
 
     r = sub.add_parser("run", help="stream a completion from one model on the native engine")
     r.add_argument("model", help="a known model name (see `livemind info`) or a GGUF path")
@@ -244,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         from livemind.bench import router
 
         return router.main(out=args.out or None, runs=args.runs)
+    if args.command == "bench" and args.suite == "latency":
+        from livemind.bench import latency
+
+        out = args.out if args.out is not None else (None if args.quick else "docs/benchmarks")
+        return latency.main(models=tuple(args.models), threads=args.threads, quick=args.quick, out=out or None)
     if args.command == "bench" and args.suite == "long-context":
         from livemind.bench import long_context
 

@@ -141,7 +141,8 @@ class _Strategy:
                 extra: list[ExpertAnswer] = (), notices: list[Notice] = ()) -> Result:
         spent = [*answers, *extra]
         usage = Usage(prompt_tokens=sum(a.usage.prompt_tokens for a in spent),
-                      completion_tokens=sum(a.usage.completion_tokens for a in spent))
+                      completion_tokens=sum(a.usage.completion_tokens for a in spent),
+                      cached_tokens=sum(a.usage.cached_tokens for a in spent))
         used = [a.expert for a in answers] + [a.expert for a in extra if a.expert not in {x.expert for x in answers}]
         return Result(text=final.text, experts=used, strategy=self.name, answers=answers + failed, usage=usage,
                       seconds=time.perf_counter() - t0, expert_seconds=sum(a.seconds for a in spent),

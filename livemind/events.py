@@ -38,6 +38,7 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0       # of prompt_tokens, those taken from a prefix cache instead of prefilled
 
     @property
     def total_tokens(self) -> int:

@@ -514,9 +514,14 @@ class ExpertPool:
                 change.cancel()
 
     async def _relieve(self, over: int) -> int:
-        """The governor's watch found usage ``over`` bytes above the threshold: unload idle
-        models, least recently used first, until about that much is freed. Returns the bytes."""
+        """The governor's watch found usage ``over`` bytes above the threshold: hand back the KV
+        that loaded models keep for prefix reuse, then unload idle models, least recently used
+        first, until about that much is freed. Returns the bytes."""
         victims, freed = [], 0
+        for s in self._slots.values():
+            trim = getattr(s.backend, "trim_cache", None)
+            if freed < over and s.state == "loaded" and trim is not None:
+                freed += await asyncio.to_thread(trim, over - freed)
         for s in self._idle():
             if freed >= over:
                 break
@@ -543,8 +548,15 @@ class ExpertPool:
                 load_seconds=s.load_seconds, last_used=used, in_flight=s.in_flight,
                 generating=s.backend.in_flight() if s.state == "loaded" else 0,
                 idle_seconds=now - s.last_used if s.used_at is not None else None,
-                healthy=s.state != "loaded" or s.backend.healthy)
+                healthy=s.state != "loaded" or s.backend.healthy, prefix_cache=_prefix_stats(s))
         return PoolStats(max_loaded=self.max_loaded, loaded=sum(s.state == "loaded" for s in self._slots.values()),
                          threads=self.threads, models=models,
                          counters=PoolCounters(**self._counters, unloads=UnloadCounts(**self._unloads)),
                          governor=self.governor.snapshot())
+
+
+def _prefix_stats(slot: _Slot):
+    """The prefix-cache counters (PrefixStats) of a loaded model whose backend keeps them (the
+    native engine), else None."""
+    get = getattr(slot.backend, "prefix_stats", None)
+    return get() if get is not None and slot.state == "loaded" else None

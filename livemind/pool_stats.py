@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from livemind.engine.prefix import PrefixStats
 from livemind.governor import GovernorSnapshot
 
 
@@ -20,7 +21,10 @@ class ModelStats(BaseModel):
     time since its last use ended or began. ``in_flight`` counts the pool's leases of the model,
     ``generating`` the generations its backend holds (for the native engine: sequences in a KV
     slot or waiting for one); both are 0 once every request on it has ended or been cancelled.
-    ``healthy`` is False for a loaded model whose engine died (it reloads on its next request)."""
+    ``healthy`` is False for a loaded model whose engine died (it reloads on its next request).
+    ``prefix_cache``: its prefix cache's counters since it loaded
+    (:class:`livemind.engine.prefix.PrefixStats`), None where the backend has none (or it is off,
+    or the model is not loaded)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -37,6 +41,7 @@ class ModelStats(BaseModel):
     in_flight: int
     generating: int = 0
     healthy: bool = True
+    prefix_cache: PrefixStats | None = None
 
 
 class UnloadCounts(BaseModel):

@@ -59,6 +59,7 @@ class Delta:
     completion_tokens: int | None = None
     ttft_s: float | None = None
     decode_tokens_per_s: float | None = None
+    cached_tokens: int | None = None      # of prompt_tokens, those whose KV a prefix cache had
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ class NativeBackend:
     """
 
     def __init__(self, path: str | Path, *, context: int = 4096, kv_dtype: str = "f16", threads: int | None = None,
-                 max_sequences: int = 8, max_waiting: int = 64):
+                 max_sequences: int = 8, max_waiting: int = 64, prefix_cache: bool = True):
         if kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.path = Path(path)
         self.context, self.kv_dtype, self.threads, self.max_sequences = context, kv_dtype, threads, max_sequences
         self.max_waiting = max_waiting   # generations waiting beyond the free KV slots; one more is Overloaded
+        self.prefix_cache = prefix_cache # finished generations' KV kept for prompts that start the same
         self.key = f"native:{self.path.resolve()}:{context}:{kv_dtype}"
         self._model = None
         self._shape = None   # (config, weight bytes), read once from the header
@@ -63,7 +64,8 @@ class NativeBackend:
 
             self._model = await asyncio.to_thread(Model, self.path, threads=self.threads, kv_dtype=self.kv_dtype,
                                                   context=self.context, n_seq=self.max_sequences,
-                                                  prefill_chunk=PREFILL_CHUNK, max_waiting=self.max_waiting)
+                                                  prefill_chunk=PREFILL_CHUNK, max_waiting=self.max_waiting,
+                                                  prefix_cache=self.prefix_cache)
 
     async def unload(self) -> None:
         model, self._model = self._model, None
@@ -86,6 +88,15 @@ class NativeBackend:
     def in_flight(self) -> int:
         return self._model.in_flight() if self._model is not None else 0
 
+    def prefix_stats(self):
+        """The loaded model's prefix-cache counters (livemind.engine.prefix.PrefixStats), or None
+        (not loaded, or the cache is off)."""
+        return self._model.prefix_stats() if self._model is not None else None
+
+    def trim_cache(self, nbytes: int) -> int:
+        """Hands back about ``nbytes`` of KV kept for prefix reuse; returns the bytes freed."""
+        return self._model.trim_prefix_cache(nbytes) if self._model is not None else 0
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
         if self._model is None:
             raise RuntimeError(f"{self!r} is not loaded")
@@ -98,4 +109,4 @@ class NativeBackend:
                 yield Delta(ev.text, ev.token_id)
             else:
                 yield Delta(ev.text, None, ev.finish_reason, ev.usage.prompt_tokens, ev.usage.completion_tokens,
-                            ev.timings.ttft_s, ev.timings.decode_tokens_per_s)
+                            ev.timings.ttft_s, ev.timings.decode_tokens_per_s, ev.usage.cached_tokens)

@@ -153,11 +153,12 @@ class KVCache:
         self.array = self._map.array(self.dtype, shape)
         self.slot_bytes = nbytes // shape[0]
 
-    def release(self, slot: int, positions: int) -> None:
-        """Hands the pages of ``slot``'s first ``positions`` positions back (they read as zeros
-        afterwards). Only pages wholly inside the slot: a neighbour's data is never touched."""
-        start = slot * self.slot_bytes
-        end = start + min(positions, self.shape[1]) * (self.slot_bytes // self.shape[1])
+    def release(self, slot: int, positions: int, start: int = 0) -> None:
+        """Hands the pages of ``slot``'s positions ``start``..``positions`` back (they read as zeros
+        afterwards). Only pages wholly inside that range: data around it is never touched."""
+        per = self.slot_bytes // self.shape[1]
+        begin = slot * self.slot_bytes
+        start, end = begin + min(start, self.shape[1]) * per, begin + min(positions, self.shape[1]) * per
         first, last = -(-start // PAGE) * PAGE, end // PAGE * PAGE
         if last > first and hasattr(mmap, "MADV_DONTNEED"):
             self._map.advise(mmap.MADV_DONTNEED, first, last - first)

@@ -20,6 +20,7 @@ from livemind.engine.config import ModelConfig
 from livemind.engine.encoder import Encoder
 from livemind.engine.gguf import GGUFFile
 from livemind.engine.memory import KV_DTYPES, WEIGHT_TYPES, KVCache, Mapped, MemoryPlan, plan, repacks
+from livemind.engine.prefix import PrefixStats
 from livemind.engine.sampling import SamplingParams
 from livemind.engine.scheduler import EngineDead, Request, Scheduler, TokenEvent
 from livemind.engine.tokenizer import Tokenizer
@@ -53,7 +54,7 @@ class Model:
 
     def __init__(self, path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",
                  context: int | None = None, n_seq: int = 8, prefill_chunk: int = 256, repack: bool = True,
-                 max_waiting: int = 64):
+                 max_waiting: int = 64, prefix_cache: bool = True):
         if kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
         self.file = GGUFFile(path)
@@ -69,6 +70,7 @@ class Model:
             self.n_seq = n_seq                  # concurrent generations (KV slots)
             self.prefill_chunk = prefill_chunk  # most tokens in one step
             self.max_waiting = max_waiting      # generations queued for a slot beyond n_seq; more: Overloaded
+            self.prefix_cache = prefix_cache    # a finished generation's KV is kept for the next (prefix.py)
             self.tokenizer = Tokenizer.from_gguf(self.file)
             if threads is not None:
                 K.set_threads(threads)
@@ -239,11 +241,36 @@ class Model:
         self.release_slot(self.n_seq, len(ids))
         return np.concatenate(out) if all_positions else out[-1][0]
 
-    def release_slot(self, slot: int, positions: int) -> None:
-        """Hands back the KV pages of ``slot``'s first ``positions`` positions: the sequence in
-        it has ended (the scheduler calls this), so resident memory follows the work in flight."""
+    def release_slot(self, slot: int, positions: int, start: int = 0) -> None:
+        """Hands back the KV pages of ``slot``'s positions ``start``..``positions``: what they held
+        is no longer needed (the scheduler calls this), so resident memory follows the work in
+        flight and the prefixes kept for reuse."""
         for cache in self._caches:
-            cache.release(slot, positions)
+            cache.release(slot, positions, start)
+
+    def copy_prefix(self, src: int, dst: int, positions: int) -> None:
+        """Copies the K/V of ``src``'s first ``positions`` positions into slot ``dst`` (the prefix
+        cache taking up a running sequence's prompt)."""
+        with self._lock:
+            for a in self._k + self._v:   # (n_slots, n_ctx, n_head_kv, head_dim) each
+                a[dst, :positions] = a[src, :positions]
+
+    @property
+    def kv_bytes_per_position(self) -> int:
+        """Bytes one position of one slot takes over all layers, K and V."""
+        return sum(c.slot_bytes for c in self._caches) // self.n_ctx
+
+    def prefix_stats(self) -> PrefixStats | None:
+        """The prefix cache's counters, or None when it is off; all zero before the first
+        generation."""
+        if not self.prefix_cache:
+            return None
+        return self._scheduler.prefix_stats() if self._scheduler is not None else PrefixStats()
+
+    def trim_prefix_cache(self, nbytes: int) -> int:
+        """Hands back about ``nbytes`` of the KV kept for prefix reuse, least recently used first;
+        returns the bytes freed (the governor's relief under memory pressure)."""
+        return self._scheduler.trim(nbytes) if self._scheduler is not None else 0
 
     # ------------------------------------------------------------------ text
 
@@ -305,6 +332,7 @@ class Model:
             raise RuntimeError("the model is closed")
         if self._scheduler is None:
             self._scheduler = Scheduler(self, n_slots=self.n_seq, step_tokens=self.prefill_chunk,
+                                        prefix_cache=self.prefix_cache,
                                         max_waiting=self.max_waiting)
         req = Request(prompt=ids, params=params, max_tokens=max_tokens, loop=asyncio.get_running_loop(),
                       queue=asyncio.Queue(), decoder=self.tokenizer.stream_decoder(),
@@ -388,15 +416,18 @@ def _weight_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
             "attn_k": (kv, e), "attn_v": (kv, e), "attn_q_norm": (heads, d), "attn_k_norm": (kv_heads, d),
             "attn_output": (e, q), "post_attn_norm": norm, "ffn_norm": norm, "ffn_gate": (cfg.n_ff, e),
             "ffn_up": (cfg.n_ff, e), "ffn_down": (e, cfg.n_ff), "post_ffn_norm": norm,
-            "attn_q_bias": (1, q), "attn_k_bias": (1, kv), "attn_v_bias": (1, kv), "rope_freqs": (1, cfg.rope_dims // 2)}
+            "attn_q_bias": (1, q), "attn_k_bias": (1, kv), "attn_v_bias": (1, kv),
+            "rope_freqs": (1, cfg.rope_dims // 2)}
 
 
 def load_model(path: str | Path, *, threads: int | None = None, kv_dtype: str = "f16",
-               context: int | None = None, repack: bool = True) -> Model | Encoder:
+               context: int | None = None, repack: bool = True, prefix_cache: bool = True) -> Model | Encoder:
     """Maps a GGUF model and readies it for inference. ``context`` caps the KV cache (default:
     the model's trained context); ``kv_dtype`` is "f16" (default), "fp8" (half the memory) or
     "f32". ``repack`` lets the engine lay projection weights out for this CPU's fastest kernel
     once at load (the x16 layout, same size; docs/engine.md); False keeps the file's layout.
+    ``prefix_cache`` keeps each finished generation's KV for the next request that starts the same
+    way (a chat's next turn: :mod:`livemind.engine.prefix`); False prefills every prompt whole.
 
     A folder (config.json, tokenizer.json, model.safetensors of a BERT model, such as
     ``livemind.engine.encoder.minilm_dir()``) loads as a sentence :class:`Encoder` instead, whose
@@ -405,4 +436,5 @@ def load_model(path: str | Path, *, threads: int | None = None, kv_dtype: str = 
         if threads is not None:
             K.set_threads(threads)
         return Encoder(path, max_length=context)
-    return Model(path, threads=threads, kv_dtype=kv_dtype, context=context, repack=repack)
+    return Model(path, threads=threads, kv_dtype=kv_dtype, context=context, repack=repack,
+                 prefix_cache=prefix_cache)

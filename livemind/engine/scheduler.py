@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livemind.engine.prefix import Pick, PrefixCache, PrefixStats
 from livemind.engine.sampling import Sampler, SamplingParams
 from livemind.errors import Overloaded
 
@@ -31,6 +32,7 @@ from livemind.errors import Overloaded
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0        # prompt tokens whose KV the prefix cache had (not prefilled)
 
     @property
     def total_tokens(self) -> int:
@@ -75,6 +77,8 @@ class Request:
     eot_ids: frozenset
     slot: int = -1
     n_past: int = 0                         # tokens of this sequence already in the cache
+    cached: int = 0                         # of them, prompt tokens the prefix cache had
+    extent: int = 0                         # positions of its slot written before it came
     generated: list = field(default_factory=list)
     cancelled: bool = False
     done: bool = False
@@ -91,6 +95,12 @@ class Request:
     def prefilling(self) -> bool:
         return self.n_past < len(self.prompt)
 
+    def fed(self) -> np.ndarray:
+        """The ids whose K/V this sequence's slot holds: positions 0..n_past."""
+        if self.n_past <= len(self.prompt):
+            return self.prompt[:self.n_past]
+        return np.concatenate([self.prompt, np.asarray(self.generated, np.int32)])[:self.n_past]
+
     def cancel(self) -> None:
         self.cancelled = True
 
@@ -98,8 +108,10 @@ class Request:
 class Scheduler:
     """Runs the model's engine thread; :meth:`submit` enqueues a request."""
 
-    def __init__(self, model, *, n_slots: int, step_tokens: int, max_waiting: int = 64):
+    def __init__(self, model, *, n_slots: int, step_tokens: int, max_waiting: int = 64,
+                 prefix_cache: bool = True):
         self.model = model
+        self.cache = PrefixCache(n_slots) if prefix_cache else None
         self.step_tokens = step_tokens
         self.max_waiting = max_waiting           # requests queued beyond the free slots; more are refused
         self.free_slots = deque(range(n_slots))
@@ -163,9 +175,7 @@ class Scheduler:
                 if self.closed:
                     return
                 while self.waiting and self.free_slots:
-                    req = self.waiting.popleft()
-                    req.slot = self.free_slots.popleft()
-                    self.running.append(req)
+                    self._admit(self.waiting.popleft())
             for req in [r for r in self.running if r.cancelled]:
                 self._finish(req, "cancelled")
             if self.running:
@@ -174,6 +184,42 @@ class Scheduler:
                 except Exception as exc:   # outside the forward call: which request is unknown
                     for req in list(self.running):
                         self._fail(req, f"the engine step failed: {_describe(exc)}")
+
+    def _admit(self, req: Request) -> None:
+        """Gives ``req`` a free slot: with the prefix cache, the one that holds the longest start
+        of its prompt (copied there from a running sequence when that one holds more)."""
+        if self.cache is None:
+            req.slot = self.free_slots.popleft()
+        else:
+            pick = self.cache.pick(req.prompt, list(self.free_slots), [(r.slot, r.fed()) for r in self.running])
+            self.free_slots.remove(pick.slot)
+            req.slot, req.extent = pick.slot, pick.extent
+            if pick.reuse and pick.source != pick.slot:
+                try:
+                    self.model.copy_prefix(pick.source, pick.slot, pick.reuse)
+                except Exception:        # only the reuse is lost: the prompt is prefilled whole
+                    pick = Pick(pick.slot, 0, pick.slot, pick.extent)
+            req.n_past = req.cached = pick.reuse
+        self.running.append(req)
+
+    def trim(self, nbytes: int) -> int:
+        """Hands back the pages of cached prefixes in free slots, least recently used first,
+        until about ``nbytes`` are freed; returns the bytes (the governor's relief)."""
+        freed = 0
+        with self.cond:
+            if self.cache is None:
+                return 0
+            for slot in self.cache.oldest(list(self.free_slots)):
+                if freed >= nbytes:
+                    break
+                n = self.cache.forget(slot)
+                self.model.release_slot(slot, n)
+                freed += n * self.model.kv_bytes_per_position
+        return freed
+
+    def prefix_stats(self) -> PrefixStats | None:
+        with self.cond:
+            return self.cache.stats(list(self.free_slots)) if self.cache is not None else None
 
     def _step(self) -> None:
         now = time.perf_counter()
@@ -241,6 +287,25 @@ class Scheduler:
         if len(req.generated) >= req.max_tokens or req.n_past >= self.model.n_ctx:
             self._finish(req, "length")
 
+    def _free(self, req: Request, reason: str) -> None:
+        """Frees ``req``'s slot. With the prefix cache the slot keeps the K/V of what it fed (an
+        error leaves nothing it trusts) and hands back only the pages past it; without, all."""
+        keep = self.cache is not None and reason != "error"
+        written = max(req.extent, req.n_past)
+        try:
+            if keep:
+                self.model.release_slot(req.slot, written, start=req.n_past)
+            else:   # a failed step may have written past n_past: the whole slot goes back
+                self.model.release_slot(req.slot, self.model.n_ctx if reason == "error" else written)
+        except Exception:                # only memory is at stake: the request still ends
+            keep = False
+        with self.cond:
+            if keep:
+                self.cache.hold(req.slot, req.fed())
+            elif self.cache is not None:
+                self.cache.forget(req.slot)
+            self.free_slots.append(req.slot)
+
     def _fail(self, req: Request, error: str) -> None:
         self._finish(req, "error", flush=False, error=error)
 
@@ -251,11 +316,7 @@ class Scheduler:
         if req in self.running:
             self.running.remove(req)
         if req.slot >= 0:
-            try:
-                self.model.release_slot(req.slot, req.n_past)   # its KV pages go back to the system
-            except Exception:            # only memory is at stake: the request still ends
-                pass
-            self.free_slots.append(req.slot)
+            self._free(req, reason)
         end = time.perf_counter()
         tail = ""
         if flush and reason not in ("cancelled", "error"):
@@ -273,7 +334,7 @@ class Scheduler:
             decode_tokens_per_s=(n_gen - 1) / decode_s if decode_s > 0 and n_gen > 1 else 0.0,
             total_s=end - req.t_submit,
         )
-        self._emit(req, TokenEvent(None, tail, reason, Usage(len(req.prompt), n_gen), timings, error))
+        self._emit(req, TokenEvent(None, tail, reason, Usage(len(req.prompt), n_gen, req.cached), timings, error))
 
     def _emit(self, req: Request, event: TokenEvent) -> None:
         try:

@@ -78,6 +78,15 @@ def prometheus(counters: ServerCounters, pool_stats) -> str:
              [({"model": k}, int(m.state == "loaded")) for k, m in sorted(pool_stats.models.items())])
     t.metric("livemind_model_in_flight", "gauge", "Generations running on each model.",
              [({"model": k}, m.in_flight) for k, m in sorted(pool_stats.models.items())])
+    # the prefix cache of each loaded model that has one; its counters start when the model loads
+    cached = sorted((k, m.prefix_cache) for k, m in pool_stats.models.items() if m.prefix_cache is not None)
+    for field, kind, help_ in (
+            ("lookups", "counter", "Requests that looked for their prompt's start in the prefix cache."),
+            ("hits", "counter", "Requests that found part of their prompt in the prefix cache."),
+            ("reused_tokens", "counter", "Prompt tokens taken from the prefix cache instead of prefilled."),
+            ("cached_tokens", "gauge", "Tokens whose KV free slots keep for reuse now.")):
+        t.metric(f"livemind_prefix_cache_{field}" + ("_total" if kind == "counter" else ""), kind, help_,
+                 [({"model": k}, getattr(p, field)) for k, p in cached])
     g = pool_stats.governor
     t.metric("livemind_memory_limit_bytes", "gauge", "Memory this process may use (cgroup or machine).",
              [({}, g.limit)])

@@ -28,6 +28,7 @@ from livemind.server.protocol import (
     Delta,
     ModelCard,
     ModelList,
+    PromptTokensDetails,
     UsageInfo,
     completion_id,
     now,
@@ -204,9 +205,11 @@ class ChatService:
     def _account(self, choices: list[_Choice]) -> UsageInfo:
         p = sum(c.result.usage.prompt_tokens for c in choices)
         c_ = sum(c.result.usage.completion_tokens for c in choices)
+        cached = sum(c.result.usage.cached_tokens for c in choices)
         self.counters.prompt_tokens += p
         self.counters.completion_tokens += c_
-        return UsageInfo(prompt_tokens=p, completion_tokens=c_, total_tokens=p + c_)
+        return UsageInfo(prompt_tokens=p, completion_tokens=c_, total_tokens=p + c_,
+                         prompt_tokens_details=PromptTokensDetails(cached_tokens=cached))
 
     def _observe(self, choice: _Choice, ev) -> None:
         if isinstance(ev, RouteChosen):

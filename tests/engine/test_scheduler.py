@@ -34,7 +34,7 @@ class FakeModel:
         logits[:, TOKEN] = 1.0
         return logits
 
-    def release_slot(self, slot: int, n_past: int) -> None:
+    def release_slot(self, slot: int, positions: int, start: int = 0) -> None:
         self.released.append(slot)
 
 

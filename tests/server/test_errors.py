@@ -131,3 +131,19 @@ def test_metrics_speak_prometheus(server, auth, client):
     loads = next(line for line in text.splitlines() if line.startswith("livemind_model_loads_total "))
     assert int(loads.split()[1]) >= 1
     assert API_KEY not in text
+
+
+def test_a_conversation_sent_again_is_served_from_the_prefix_cache(server, auth, client):
+    messages = [{"role": "user", "content": "List four animals that live in the sea, one per line."}]
+    first = client.chat.completions.create(model="general", messages=messages, max_tokens=2, temperature=0)
+    again = client.chat.completions.create(model="general", messages=messages, max_tokens=2, temperature=0)
+    # the first shares only the template's opening with earlier requests; the second all but the
+    # prompt's last token, whose logits start the answer
+    assert first.usage.prompt_tokens_details.cached_tokens < first.usage.prompt_tokens - 10
+    assert again.usage.prompt_tokens_details.cached_tokens == again.usage.prompt_tokens - 1
+    assert again.choices[0].message.content == first.choices[0].message.content
+    text = httpx.get(server.url + "/metrics", headers=auth, timeout=10).text
+    assert "# TYPE livemind_prefix_cache_hits_total counter" in text
+    hits = [line for line in text.splitlines() if line.startswith("livemind_prefix_cache_hits_total{")]
+    assert hits and max(int(line.split()[-1]) for line in hits) >= 1
+

@@ -33,10 +33,16 @@ ALWAYS_INLINE void scores_block(const float *q, int nr, int64_t Dp, const float 
         STORE4(s + r * LMK_ATTN_TILE, HSUM4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
 }
 
+/* One score, summed exactly as scores_block sums each of its four: a key's score must not depend
+ * on whether it falls in a block of four or in the tail, which moves with the tile's length (a
+ * query row's scores would differ between a prefill step and a decode step, and the prefix cache
+ * could not reuse a prefill's K/V bit for bit). */
 ALWAYS_INLINE float dot1(const float *q, const float *k, int64_t Dp) {
     VEC a = V_ZERO();
     for (int64_t d = 0; d < Dp; d += W) a = V_FMA(V_LOAD(q + d), V_LOAD(k + d), a);
-    return V_HSUM(a);
+    float out[4];
+    STORE4(out, HSUM4(a, a, a, a));
+    return out[0];
 }
 
 static void scores(const float *q, int64_t R, int64_t Dp, const float *k, int64_t ldk, int64_t n, float *s) {

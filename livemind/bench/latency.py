@@ -1,0 +1,158 @@
+"""``livemind bench latency``: latency as a user of the engine sees it, timed from the caller.
+
+Two parts so far (issue #12 adds the team's end-to-end cases):
+
+- **fresh slots**: short prompts one after another, each its own (so the prefix cache has nothing
+  to give), at the default context and at 32K. The first eight take KV slots no request has
+  used; the point is that they answer as fast as the later ones.
+- **chat**: one conversation grown turn by turn to about 2000 tokens, each turn's time to first
+  token with the prefix cache and without, the two alternating turn by turn on two copies of the
+  model in one process. With the cache a turn prefills only its new tokens.
+
+Each model and context runs in a fresh process. Writes latency.{json,md}.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+_FRESH = r"""
+import asyncio, json, sys, time
+from livemind.engine.model import load_model
+from livemind.models import resolve_model
+cfg = json.loads(sys.argv[1])
+m = load_model(resolve_model(cfg["model"]), context=cfg["context"], threads=cfg["threads"])
+words = ("river stone lamp garden window music paper cloud orange silver bridge forest candle "
+         "harbor winter meadow engine violet").split()
+async def ttft(i):
+    prompt = m.tokenize(f"Request {i}: tell me about the " + " and the ".join(words[i % 18:i % 18 + 3]) + ".")
+    t0 = time.perf_counter()
+    async for ev in m.generate(prompt, max_tokens=4, temperature=0):
+        if ev.token_id is not None:
+            first = time.perf_counter() - t0
+            break
+    return first, len(prompt)
+out = [asyncio.run(ttft(i)) for i in range(cfg["requests"])]
+print(json.dumps({"ttft_ms": [t * 1e3 for t, _ in out], "prompt_tokens": [n for _, n in out]}))
+"""
+
+_CHAT = r"""
+import asyncio, json, sys, time
+from livemind.engine.model import load_model
+from livemind.models import resolve_model
+cfg = json.loads(sys.argv[1])
+path = resolve_model(cfg["model"])
+models = {on: load_model(path, context=cfg["context"], threads=cfg["threads"], prefix_cache=on) for on in (True, False)}
+topics = ["the river that runs through the old town", "the library on the hill", "the harbour at dawn",
+          "the market square in winter", "the bridge the engineers rebuilt", "the forest north of the city",
+          "the observatory above the bay", "the railway that crosses the plain"]
+def user_turn(k):
+    t = topics[k % len(topics)]
+    return (f"Here are my notes on {t}. " + f"People remember {t} for many reasons, and each generation "
+            "adds a story of its own to it. " * 9 + f"In one sentence, what stands out about {t}?")
+async def turn(m, history):
+    t0 = time.perf_counter()
+    text, first, last = "", None, None
+    async for ev in m.generate(history, max_tokens=cfg["answer_tokens"], temperature=0):
+        if first is None and ev.token_id is not None:
+            first = time.perf_counter() - t0
+        text += ev.text
+        last = ev
+    return first, text, last.usage
+histories = {on: [{"role": "system", "content": "You are a helpful assistant."}] for on in models}
+rows = []
+for k in range(cfg["turns"]):
+    row = {"turn": k + 1}
+    for on in ((True, False) if k % 2 == 0 else (False, True)):   # alternate which goes first
+        h = histories[on]
+        h.append({"role": "user", "content": user_turn(k)})
+        first, text, usage = asyncio.run(turn(models[on], h))
+        h.append({"role": "assistant", "content": text})
+        key = "on" if on else "off"
+        row[key] = {"ttft_ms": first * 1e3, "prompt_tokens": usage.prompt_tokens, "cached_tokens": usage.cached_tokens}
+    rows.append(row)
+    print(json.dumps(row), file=sys.stderr)
+print(json.dumps({"turns": rows}))
+"""
+
+
+def _child(code: str, cfg: dict) -> dict:
+    p = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True, timeout=3600)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.strip()[-2000:])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads: int = 2, contexts=(4096, 32768),
+         requests: int = 16, turns: int = 8, answer_tokens: int = 32, quick: bool = False,
+         out: str | None = "docs/benchmarks") -> int:
+    from livemind.bench._timing import machine_facts
+
+    if quick:   # CI: that every part runs, not what it measures
+        models, contexts, requests, turns, answer_tokens = models[:1], contexts[:1], 3, 2, 4
+    fresh, chat = [], []
+    for model in models:
+        for n_ctx in contexts:
+            print(f"  fresh slots · {model} · context {n_ctx} ...", file=sys.stderr)
+            r = _child(_FRESH, {"model": model, "context": n_ctx, "threads": threads, "requests": requests})
+            later = r["ttft_ms"][1:]
+            row = {"model": model, "context": n_ctx, **r, "first_ms": r["ttft_ms"][0],
+                   "median_ms": statistics.median(later), "max_over_median": max(later) / statistics.median(later)}
+            fresh.append(row)
+            print(f"    first {row['first_ms']:.1f} ms, then median {row['median_ms']:.1f} ms, "
+                  f"worst {row['max_over_median']:.2f}x the median", file=sys.stderr)
+        print(f"  chat · {model} ...", file=sys.stderr)
+        r = _child(_CHAT, {"model": model, "context": contexts[0], "threads": threads, "turns": turns,
+                           "answer_tokens": answer_tokens})
+        chat.append({"model": model, "context": contexts[0], **r})
+    result = {"machine": machine_facts(), "threads": threads, "answer_tokens": answer_tokens, "fresh_slots": fresh,
+              "chat": chat}
+    print(json.dumps(result, indent=1))
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "latency.json").write_text(json.dumps(result, indent=1) + "\n")
+        (Path(out) / "latency.md").write_text(_report(result))
+    return 0
+
+
+def _span(rows) -> str:
+    n = [t for row in rows for t in row["prompt_tokens"]]
+    return f"{min(n)}-{max(n)}" if min(n) != max(n) else str(n[0])
+
+
+def _report(r: dict) -> str:
+    m = r["machine"]
+    lines = ["# Latency, timed from the caller", "",
+             "Written by `livemind bench latency`. Each model and context runs in a fresh process; times are",
+             "wall clock from the call to `generate` to the first streamed token, greedy.", "",
+             f"- CPU: {m['cpu']}, {m['cpus_usable']} usable CPUs, {r['threads']} threads; ISAs {', '.join(m['isas'])}",
+             "", "## Fresh KV slots", "",
+             f"Short prompts ({_span(r['fresh_slots'])} tokens) one after another, each different, so nothing is reused: the",
+             "first eight take slots no request has touched. The first request also pays the engine",
+             "thread's start.", "",
+             "| model | context | first request | median of the rest | slowest of the rest / median |",
+             "|---|---:|---:|---:|---:|"]
+    for f in r["fresh_slots"]:
+        lines.append(f"| {f['model']} | {f['context']} | {f['first_ms']:.1f} ms | {f['median_ms']:.1f} ms | "
+                     f"{f['max_over_median']:.2f} |")
+    lines += ["", "Every request, in order (ms):", ""]
+    for f in r["fresh_slots"]:
+        lines.append(f"- {f['model']} at {f['context']}: " + ", ".join(f"{t:.1f}" for t in f["ttft_ms"]))
+    lines += ["", "## A growing chat, with the prefix cache and without", "",
+              "One conversation, turn by turn (a long user message each turn, greedy answers of up to",
+              f"{r['answer_tokens']} tokens), on two copies of the model in one process, the cache on and off,",
+              "alternating which goes first. Time to first token of each turn:", ""]
+    for c in r["chat"]:
+        lines += [f"### {c['model']} (context {c['context']})", "",
+                  "| turn | prompt tokens | reused from the cache | TTFT with the cache | TTFT without | without / with |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for t in c["turns"]:
+            on, off = t["on"], t["off"]
+            lines.append(f"| {t['turn']} | {on['prompt_tokens']} | {on['cached_tokens']} | {on['ttft_ms']:.1f} ms | "
+                         f"{off['ttft_ms']:.1f} ms | {off['ttft_ms'] / on['ttft_ms']:.1f}x |")
+        lines.append("")
+    return "\n".join(lines) + "\n"

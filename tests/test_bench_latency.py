@@ -1,0 +1,24 @@
+"""``livemind bench latency --quick`` runs every part on the real model and writes its report: the
+fresh-slot times, and the growing chat whose second turn reuses the first's KV only with the
+prefix cache on."""
+
+from __future__ import annotations
+
+import json
+
+from livemind.bench import latency
+
+
+def test_the_quick_latency_run_measures_and_reports_every_part(tmp_path):
+    assert latency.main(quick=True, out=str(tmp_path)) == 0
+    r = json.loads((tmp_path / "latency.json").read_text())
+    (fresh,) = r["fresh_slots"]
+    assert len(fresh["ttft_ms"]) == 3 and all(t > 0 for t in fresh["ttft_ms"])
+    (chat,) = r["chat"]
+    first, second = chat["turns"]
+    assert first["on"]["cached_tokens"] == first["off"]["cached_tokens"] == 0
+    assert second["on"]["cached_tokens"] > 0 and second["off"]["cached_tokens"] == 0
+    assert second["on"]["prompt_tokens"] == second["off"]["prompt_tokens"] > first["on"]["prompt_tokens"]
+    md = (tmp_path / "latency.md").read_text()
+    assert "## Fresh KV slots" in md and "| smollm2-135m-instruct | 4096 |" in md
+    assert f"| 2 | {second['on']['prompt_tokens']} | {second['on']['cached_tokens']} |" in md
