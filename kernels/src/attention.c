@@ -6,8 +6,16 @@
  *
  * Work is split over (KV head × block of query positions); the query heads sharing a KV head
  * (GQA) are processed together, so each K/V tile is converted to float32 once for all of them.
- * When that gives too few items to keep the threads busy (decode: T = 1 with few KV heads), the
- * key range is split too and the partial results are merged at the end (flash-decoding).
+ *
+ * A query row's result depends on its own keys only, never on the batch it came in: tiles sit at
+ * absolute key positions (multiples of LMK_ATTN_TILE), and the keys are taken in segments of
+ * LMK_ATTN_SEG_TILES tiles at absolute positions too, each segment's online softmax starting
+ * afresh and the segments folded in order by one function (fold). A row then sums the same
+ * numbers in the same order whether it is one of 64 rows of a prefill block or a decode step on
+ * its own, and the engine's prefix cache can reuse K/V computed either way bit for bit. When the
+ * blocks are too few to keep the threads busy (decode: T = 1 with few KV heads), each segment is
+ * an item of its own and the same fold combines them at the end (flash-decoding) — the same
+ * numbers again.
  *
  * Argument rules (both paths): H, Hkv, D >= 1, H % Hkv == 0, kv_stride 0 or >= Hkv * D,
  * window >= 0, and when causal T <= S (query rows sit at S - T .. S - 1; a longer T would put
@@ -152,8 +160,9 @@ typedef struct {
     const lmk_fp8_paths *conv;
     int64_t stride, group, Dp;
     int64_t tq;          /* query positions per block */
-    int64_t n_qblocks, n_splits;
-    float *partial;      /* (items, R, Dp + 2) per split when n_splits > 1: acc, then m and l */
+    int64_t n_qblocks, n_splits;   /* n_splits > 1: one item per key segment, seg0 the first */
+    int64_t seg0;
+    float *partial;      /* (items, R, Dp + 2) when n_splits > 1: acc, then m and l */
     float *slots;        /* per participant, slot_floats each: its scratch_t */
     int64_t slot_floats;
     int n_slots;
@@ -196,35 +205,52 @@ static const float *load_rows(const job_t *job, const void *src, int64_t g, int6
 
 typedef struct {
     float *qs, *acc, *s, *kbuf, *vbuf, *m, *l, *corr;
+    float *tacc, *tm, *tl;   /* the rows' totals over the segments folded so far */
 } scratch_t;
 
-static void run_item(const job_t *job, const scratch_t *w, int64_t item) {
-    const lmk_attn_params *p = job->p;
-    const int64_t T = p->T, S = p->S, H = p->H, D = p->D, Dp = job->Dp, G = job->group;
-    int64_t g, qb, sp;
-    item_coords(job, item, &g, &qb, &sp);
-    const int64_t t0 = qb * job->tq, t1 = LMK_MIN(T, t0 + job->tq), R = (t1 - t0) * G;
+/* Keys per segment: the unit of a row's key order (and of flash-decoding's split) */
+#define LMK_ATTN_SEG_TILES 8
+#define LMK_ATTN_SEG (LMK_ATTN_SEG_TILES * LMK_ATTN_TILE)
+/* flash-decoding keeps one partial state per segment: up to this many (32K keys), beyond which
+ * the blocks run whole (the same numbers, fewer threads) */
+#define LMK_ATTN_MAX_SPLITS 64
 
-    /* rows r = (t - t0) * G + hh: query head g * G + hh at position S - T + t */
+/* A row's total (tacc (Dp), *tm, *tl) with one segment's state (acc, m, l) folded in; a segment
+ * that showed the row nothing (m = -inf) leaves it as it was. Both paths fold through here. */
+static void fold(float *tacc, float *tm, float *tl, const float *acc, float m, float l, int64_t Dp) {
+    if (m == -INFINITY) return;
+    if (*tm == -INFINITY) {
+        memcpy(tacc, acc, (size_t)Dp * sizeof *tacc);
+        *tm = m, *tl = l;
+        return;
+    }
+    const float M = LMK_MAX(*tm, m), a = expf(*tm - M), b = expf(m - M);
+    for (int64_t d = 0; d < Dp; d++) tacc[d] = tacc[d] * a + acc[d] * b;
+    *tl = *tl * a + l * b;
+    *tm = M;
+}
+
+/* dst (D) = a row's total, normalised; zeros for a row that saw no key. */
+static void finish(float *dst, const float *tacc, float tl, int64_t D) {
+    const float inv = tl > 0 ? 1.0f / tl : 0.0f;
+    for (int64_t d = 0; d < D; d++) dst[d] = tacc[d] * inv;
+}
+
+/* One key segment of a block's rows: acc, m and l (fresh) over the tiles of segment seg that fall
+ * in [kmin, kmax]. */
+static void run_segment(const job_t *job, const scratch_t *w, int64_t g, int64_t t0, int64_t R, int64_t kmin,
+                        int64_t kmax, int64_t seg, int64_t lo_last, int64_t hi_first) {
+    const lmk_attn_params *p = job->p;
+    const int64_t T = p->T, S = p->S, G = job->group, Dp = job->Dp;
     for (int64_t r = 0; r < R; r++) {
-        const float *src = job->q + ((t0 + r / G) * H + g * G + r % G) * D;
-        for (int64_t d = 0; d < D; d++) w->qs[r * Dp + d] = src[d] * p->scale;
-        for (int64_t d = D; d < Dp; d++) w->qs[r * Dp + d] = 0;
         memset(w->acc + r * Dp, 0, (size_t)Dp * sizeof *w->acc);
         w->m[r] = -INFINITY;
         w->l[r] = 0;
     }
-
-    /* keys any row of the block may see; rows are masked one by one only in edge tiles */
-    int64_t lo_first, hi_first, lo_last, hi_last;
-    visible_range(p, S - T + t0, &lo_first, &hi_first);
-    visible_range(p, S - T + t1 - 1, &lo_last, &hi_last);
-    const int64_t kmin = lo_first, kmax = hi_last;
-    const int64_t n_tiles = kmax >= kmin ? (kmax - kmin) / LMK_ATTN_TILE + 1 : 0;
-    const int64_t tile_a = n_tiles * sp / job->n_splits, tile_b = n_tiles * (sp + 1) / job->n_splits;
-
-    for (int64_t tile = tile_a; tile < tile_b; tile++) {
-        const int64_t j0 = kmin + tile * LMK_ATTN_TILE, n = LMK_MIN(LMK_ATTN_TILE, kmax + 1 - j0);
+    const int64_t tile_a = LMK_MAX(kmin / LMK_ATTN_TILE, seg * LMK_ATTN_SEG_TILES);
+    const int64_t tile_b = LMK_MIN(kmax / LMK_ATTN_TILE, seg * LMK_ATTN_SEG_TILES + LMK_ATTN_SEG_TILES - 1);
+    for (int64_t tile = tile_a; tile <= tile_b; tile++) {
+        const int64_t j0 = tile * LMK_ATTN_TILE, n = LMK_MIN(LMK_ATTN_TILE, kmax + 1 - j0);
         const int64_t npad = (n + LMK_ATTN_PAD - 1) / LMK_ATTN_PAD * LMK_ATTN_PAD;
         int64_t ldk, ldv;
         const float *kt = load_rows(job, job->k, g, j0, n, w->kbuf, &ldk);
@@ -245,8 +271,30 @@ static void run_item(const job_t *job, const scratch_t *w, int64_t item) {
         const float *vt = load_rows(job, job->v, g, j0, n, w->vbuf, &ldv);
         job->kern->pv(w->s, R, vt, ldv, n, Dp, w->corr, w->acc);
     }
+}
 
-    if (job->n_splits > 1) {   /* keep the partial state; merge_splits combines */
+static void run_item(const job_t *job, const scratch_t *w, int64_t item) {
+    const lmk_attn_params *p = job->p;
+    const int64_t T = p->T, S = p->S, H = p->H, D = p->D, Dp = job->Dp, G = job->group;
+    int64_t g, qb, sp;
+    item_coords(job, item, &g, &qb, &sp);
+    const int64_t t0 = qb * job->tq, t1 = LMK_MIN(T, t0 + job->tq), R = (t1 - t0) * G;
+
+    /* rows r = (t - t0) * G + hh: query head g * G + hh at position S - T + t */
+    for (int64_t r = 0; r < R; r++) {
+        const float *src = job->q + ((t0 + r / G) * H + g * G + r % G) * D;
+        for (int64_t d = 0; d < D; d++) w->qs[r * Dp + d] = src[d] * p->scale;
+        for (int64_t d = D; d < Dp; d++) w->qs[r * Dp + d] = 0;
+    }
+
+    /* keys any row of the block may see; rows are masked one by one only in edge tiles */
+    int64_t lo_first, hi_first, lo_last, hi_last;
+    visible_range(p, S - T + t0, &lo_first, &hi_first);
+    visible_range(p, S - T + t1 - 1, &lo_last, &hi_last);
+    const int64_t kmin = lo_first, kmax = hi_last;
+
+    if (job->n_splits > 1) {   /* this item is one segment: keep its state; merge_splits folds */
+        run_segment(job, w, g, t0, R, kmin, kmax, job->seg0 + sp, lo_last, hi_first);
         float *part = job->partial + item * (job->tq * G) * (Dp + 2);
         for (int64_t r = 0; r < R; r++) {
             memcpy(part + r * (Dp + 2), w->acc + r * Dp, (size_t)Dp * sizeof *part);
@@ -255,11 +303,15 @@ static void run_item(const job_t *job, const scratch_t *w, int64_t item) {
         }
         return;
     }
-    for (int64_t r = 0; r < R; r++) {
-        float *dst = job->out + ((t0 + r / G) * H + g * G + r % G) * D;
-        float inv = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;   /* no visible key: zeros */
-        for (int64_t d = 0; d < D; d++) dst[d] = w->acc[r * Dp + d] * inv;
-    }
+    for (int64_t r = 0; r < R; r++) w->tm[r] = -INFINITY, w->tl[r] = 0;
+    if (kmax >= kmin)
+        for (int64_t seg = kmin / LMK_ATTN_SEG; seg <= kmax / LMK_ATTN_SEG; seg++) {
+            run_segment(job, w, g, t0, R, kmin, kmax, seg, lo_last, hi_first);
+            for (int64_t r = 0; r < R; r++)
+                fold(w->tacc + r * Dp, &w->tm[r], &w->tl[r], w->acc + r * Dp, w->m[r], w->l[r], Dp);
+        }
+    for (int64_t r = 0; r < R; r++)
+        finish(job->out + ((t0 + r / G) * H + g * G + r % G) * D, w->tacc + r * Dp, w->tl[r], D);
 }
 
 /* Floats of one participant's scratch_t. Float32 K/V without padding is read in place;
@@ -290,15 +342,18 @@ static void attention_task(void *ctx, int64_t begin, int64_t end) {
     w.m = w.vbuf + kv_buf;                     /* (R) */
     w.l = w.m + R;                             /* (R) */
     w.corr = w.l + R;                          /* (R) */
+    w.tacc = w.corr + R;                       /* (R, Dp) */
+    w.tm = w.tacc + R * Dp;                    /* (R) */
+    w.tl = w.tm + R;                           /* (R) */
     for (int64_t i = begin; i < end; i++) run_item(job, &w, i);
     if (slot >= job->n_slots) lmk_free(mem);
 }
 
-/* Combines the key splits of each (KV head, query block): out = sum_s acc_s e^(m_s - M) /
- * sum_s l_s e^(m_s - M) with M the largest m_s. */
+/* Folds the segments of each (KV head, query block), in order, into its rows' outputs. */
 static void merge_splits(const job_t *job) {
     const lmk_attn_params *p = job->p;
     const int64_t G = job->group, Dp = job->Dp, D = p->D, Rmax = job->tq * G;
+    float *tacc = job->slots;   /* (Dp): the participants' scratch is free again */
     for (int64_t g = 0; g < p->Hkv; g++)
         for (int64_t qb = 0; qb < job->n_qblocks; qb++) {
             const int64_t t0 = qb * job->tq, t1 = LMK_MIN(p->T, t0 + job->tq), R = (t1 - t0) * G;
@@ -306,18 +361,12 @@ static void merge_splits(const job_t *job) {
             int64_t z = qb < (job->n_qblocks + 1) / 2 ? 2 * qb : 2 * (job->n_qblocks - 1 - qb) + 1;
             const float *part = job->partial + (g * job->n_qblocks + z) * job->n_splits * Rmax * (Dp + 2);
             for (int64_t r = 0; r < R; r++) {
-                float M = -INFINITY, L = 0;
-                for (int64_t s = 0; s < job->n_splits; s++) M = LMK_MAX(M, part[(s * Rmax + r) * (Dp + 2) + Dp]);
-                float *dst = job->out + ((t0 + r / G) * p->H + g * G + r % G) * D;
-                for (int64_t d = 0; d < D; d++) dst[d] = 0;
-                if (M == -INFINITY) continue;   /* no visible key */
+                float tm = -INFINITY, tl = 0;
                 for (int64_t s = 0; s < job->n_splits; s++) {
                     const float *ps = part + (s * Rmax + r) * (Dp + 2);
-                    float f = expf(ps[Dp] - M);
-                    L += ps[Dp + 1] * f;
-                    for (int64_t d = 0; d < D; d++) dst[d] += ps[d] * f;
+                    fold(tacc, &tm, &tl, ps, ps[Dp], ps[Dp + 1], Dp);
                 }
-                for (int64_t d = 0; d < D; d++) dst[d] /= L;
+                finish(job->out + ((t0 + r / G) * p->H + g * G + r % G) * D, tacc, tl, D);
             }
         }
 }
@@ -332,17 +381,18 @@ static int64_t attention_plan(job_t *job, const lmk_attn_params *p, int64_t thre
     job->n_qblocks = (p->T + job->tq - 1) / job->tq;
     job->n_splits = 1;
     const int64_t items = p->Hkv * job->n_qblocks;
-    int64_t keys = p->S;   /* the most keys one block can see */
-    if (p->window > 0) keys = LMK_MIN(keys, p->window + job->tq - 1);
-    if (threads > 1 && items < 2 * threads) {
-        /* flash-decoding: split the keys, but keep at least 4 tiles per split */
-        int64_t want = (2 * threads + items - 1) / items, most = keys / (4 * LMK_ATTN_TILE);
-        job->n_splits = LMK_MAX(1, LMK_MIN(want, most));
+    if (threads > 1 && items < 2 * threads && p->S > 0) {
+        /* flash-decoding: one item per segment any row sees (from the first row's first key) */
+        int64_t lo, hi;
+        visible_range(p, p->S - p->T, &lo, &hi);
+        job->seg0 = lo / LMK_ATTN_SEG;
+        const int64_t segs = (p->S - 1) / LMK_ATTN_SEG - job->seg0 + 1;
+        if (segs <= LMK_ATTN_MAX_SPLITS) job->n_splits = segs;
     }
     /* lmk_parallel_for runs at most one chunk per thread: one slot each */
     const int64_t R = job->tq * job->group;
     job->n_slots = (int)LMK_MIN(threads, items * job->n_splits);
-    job->slot_floats = (2 * R * job->Dp + R * LMK_ATTN_TILE + 2 * kv_buf_floats(job) + 3 * R + 15) / 16 * 16;
+    job->slot_floats = (3 * R * job->Dp + R * LMK_ATTN_TILE + 2 * kv_buf_floats(job) + 5 * R + 15) / 16 * 16;
     return items;
 }
 
@@ -376,8 +426,9 @@ lmk_status lmk_attention(const float *q, const void *k, const void *v, float *ou
 
 int64_t lmk_attention_tmp_bytes(int64_t T, int64_t H, int64_t Hkv, int64_t D, lmk_kv_dtype kv_dtype) {
     if (T <= 0 || H <= 0 || Hkv <= 0 || H % Hkv || D <= 0 || !lmk_dims_ok(T, H * D)) return T == 0 ? 0 : -1;
-    /* every query count up to T, each with as many keys as splitting can use */
-    lmk_attn_params p = {.H = H, .Hkv = Hkv, .D = D, .S = INT32_MAX, .kv_dtype = kv_dtype};
+    /* every query count up to T, each with the most keys that still split (one partial state per
+     * segment: more keys run whole, in less room) */
+    lmk_attn_params p = {.H = H, .Hkv = Hkv, .D = D, .S = LMK_ATTN_MAX_SPLITS * LMK_ATTN_SEG, .kv_dtype = kv_dtype};
     int64_t most = 0;
     for (int64_t t = 1; t <= T; t++) {
         job_t job;

@@ -136,7 +136,48 @@ static void test_edges(void) {
     }
 }
 
+/* A query row's output is the same bits whether it is computed inside a block of T rows or on its
+ * own as a decode step at its position (T = 1, S = its position + 1): what lets the engine's
+ * prefix cache reuse K/V computed either way. Past one segment of keys (flash-decoding splits
+ * the decode step's keys), with a sliding window (tiles start at absolute positions, not at the
+ * window's edge), every ISA, one thread and two. */
+static void test_batch_invariance(void) {
+    static const int64_t shapes[][5] = {   /* S, T, H, Hkv, window */
+        {70, 70, 4, 1, 0}, {700, 40, 9, 3, 0}, {1400, 100, 4, 1, 0}, {1300, 30, 8, 2, 300}, {2100, 20, 4, 4, 1000}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int64_t S = shapes[c][0], T = shapes[c][1], H = shapes[c][2], Hkv = shapes[c][3], D = 64;
+        const int64_t nq = T * H * D, nkv = S * Hkv * D;
+        float *q = malloc(nq * sizeof *q), *kf = malloc(nkv * sizeof *kf), *vf = malloc(nkv * sizeof *vf);
+        float *block = malloc(nq * sizeof *block), *alone = malloc(H * D * sizeof *alone);
+        fill_normal(q, nq, 1.0f);
+        fill_normal(kf, nkv, 1.0f);
+        fill_normal(vf, nkv, 1.0f);
+        void *k = make_kv(kf, nkv, LMK_KV_F16), *v = make_kv(vf, nkv, LMK_KV_F16);
+        FOR_EACH_ISA(isa) {
+            for (int threads = 1; threads <= 2; threads++) {
+                lmk_threads_set(threads);
+                lmk_attn_params p = {T, S, H, Hkv, D, 0, 0.125f, 1, shapes[c][4], LMK_KV_F16, 0};
+                expect_true("attention status", lmk_attention(q, k, v, block, &p) == LMK_OK);
+                int same = 1;
+                for (int64_t t = 0; t < T; t++) {
+                    lmk_attn_params one = p;
+                    one.T = 1, one.S = S - T + t + 1;
+                    expect_true("attention status", lmk_attention(q + t * H * D, k, v, alone, &one) == LMK_OK);
+                    same &= !memcmp(alone, block + t * H * D, (size_t)(H * D) * sizeof *alone);
+                }
+                char what[128];
+                snprintf(what, sizeof what, "attention rows alone = in a block: S=%lld T=%lld H=%lld Hkv=%lld win=%lld, %d threads",
+                         (long long)S, (long long)T, (long long)H, (long long)Hkv, (long long)shapes[c][4], threads);
+                expect_true(what, same);
+            }
+            lmk_threads_set(0);
+        }
+        free(q), free(kf), free(vf), free(block), free(alone), free(k), free(v);
+    }
+}
+
 void test_attention(void) {
     test_edges();
     test_shapes();
+    test_batch_invariance();
 }

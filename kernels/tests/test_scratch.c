@@ -137,8 +137,9 @@ static void test_kernels(void) {
                 lmk_free(x);
             }
         }
-        /* attention: decode over a long cache (the keys split over threads) and a prefill block */
-        enum { H = 8, Hkv = 2, D = 64, S = 1024 };
+        /* attention: decode over the longest cache whose keys still split over threads (64
+         * segments of 512 keys, attention.c: the room is sized for it) and a prefill block */
+        enum { H = 8, Hkv = 2, D = 64, S = 32768 };
         float *q = malloc(sizeof(float) * 40 * H * D), *kv = malloc(sizeof(float) * S * Hkv * D);
         uint16_t *kh = malloc(sizeof(uint16_t) * S * Hkv * D);
         fill_normal(q, 40 * H * D, 1.0f);

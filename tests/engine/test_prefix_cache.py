@@ -76,24 +76,39 @@ def test_forget_and_oldest():
 
 # -- on the real model -------------------------------------------------------------------------
 
+def _split(n: int, first: int, step: int) -> list[int]:
+    """Chunk lengths summing to n: ``first``, then ``step`` at a time (the rest last)."""
+    out = [min(first, n)]
+    while sum(out) < n:
+        out.append(min(step, n - sum(out)))
+    return out
+
+
 @pytest.mark.parametrize("model", ["smollm2_path", "gemma3_path"])
-def test_a_tokens_logits_are_the_same_bits_in_a_prefill_chunk_and_in_decode_steps(model, request):
-    """What makes reuse exact: the step is batch-invariant (below 512 positions)."""
-    with load_model(request.getfixturevalue(model), context=1024) as m:
-        ids = np.array(m.tokenize("The quick brown fox jumps over the lazy dog, and then it ran far "
-                                  "away into the woods where nobody had been for years."), np.int32)
+@pytest.mark.parametrize("words", [20, 600])
+def test_a_tokens_logits_are_the_same_bits_in_a_prefill_chunk_and_in_decode_steps(model, words, request):
+    """What makes reuse exact: the step is batch-invariant. 600 words take the sequence past 512
+    positions, where a decode step splits its keys between the threads and Gemma-3's sliding
+    window (512) starts to slide."""
+    with load_model(request.getfixturevalue(model), context=2048) as m:
+        text = " ".join(["The quick brown fox jumps over the lazy dog, and then it ran far away into the woods."]
+                        * (words // 18 + 1))
+        ids = np.array(m.tokenize(text), np.int32)
+        n = len(ids)
 
         def last_logits(chunks):
             pos, out = 0, None
-            for n in chunks:
-                out = m.forward(ids[pos:pos + n], np.arange(pos, pos + n, dtype=np.int32), np.zeros(n, np.int32))
-                pos += n
-            m.release_slot(0, len(ids))
+            for c in chunks:
+                out = m.forward(ids[pos:pos + c], np.arange(pos, pos + c, dtype=np.int32), np.zeros(c, np.int32))
+                pos += c
+            m.release_slot(0, n)
             return out[-1]
 
-        whole = last_logits([len(ids)])
-        for chunks in ([len(ids) - 1, 1], [1] * len(ids), [5, len(ids) - 5], [3, 17, len(ids) - 20]):
-            assert np.array_equal(last_logits(chunks), whole), chunks
+        whole = last_logits(_split(n, 256, 256))
+        decoded_tail = _split(n - 9, 256, 256) + [1] * 9   # the last nine as decode steps
+        for chunks in (decoded_tail, _split(n, 5, 256), _split(n, 3, 17), _split(n, 1, 256)):
+            assert np.array_equal(last_logits(chunks), whole), chunks[:4]
+
 
 async def _answer(m, prompt, n=24):
     out, last = [], None
@@ -173,3 +188,17 @@ def test_the_same_prompt_again_reuses_all_but_its_last_token(smollm2_path, n):
         runs = [asyncio.run(_answer(m, prompt, 16)) for _ in range(n + 1)]
     assert all(out == runs[0][0] for out, _ in runs)
     assert [last.usage.cached_tokens for _, last in runs] == [0] + [len(prompt) - 1] * n
+
+
+def test_a_generation_beside_others_is_the_generation_alone(smollm2_path):
+    """Batch invariance as a user sees it: greedy output does not depend on what runs beside it."""
+    prompts = ["The capital of France is", "def fibonacci(n):", "Once upon a time, in a small village by the sea,"]
+
+    async def together(m):
+        return await asyncio.gather(*[_answer(m, p, 32) for p in prompts])
+
+    with load_model(smollm2_path, context=2048, prefix_cache=False) as m:
+        alone = [asyncio.run(_answer(m, p, 32))[0] for p in prompts]
+        beside = [out for out, _ in asyncio.run(together(m))]
+    assert beside == alone
+
