@@ -13,7 +13,8 @@ def test_the_quick_latency_run_measures_and_reports_every_part(tmp_path):
     assert latency.main(quick=True, out=str(tmp_path)) == 0
     r = json.loads((tmp_path / "latency.json").read_text())
     (fresh,) = r["fresh_slots"]
-    assert len(fresh["ttft_ms"]) == 3 and all(t > 0 for t in fresh["ttft_ms"])
+    assert len(fresh["ttft_ms"]) == latency.FRESH_SLOTS + 1 and all(t > 0 for t in fresh["ttft_ms"])
+    assert fresh["fresh_ms"] > 0 and fresh["reused_ms"] > 0
     (chat,) = r["chat"]
     first, second = chat["turns"]
     assert first["on"]["cached_tokens"] == first["off"]["cached_tokens"] == 0
