@@ -12,7 +12,8 @@ from livemind.bench import latency
 def test_the_quick_latency_run_measures_and_reports_every_part(tmp_path):
     assert latency.main(quick=True, out=str(tmp_path)) == 0
     r = json.loads((tmp_path / "latency.json").read_text())
-    (fresh,) = r["fresh_slots"]
+    one, fresh = r["fresh_slots"]          # at 1 thread, then at the run's 2
+    assert (one["threads"], fresh["threads"]) == (1, 2)
     assert len(fresh["ttft_ms"]) == latency.FRESH_SLOTS + 1 and all(t > 0 for t in fresh["ttft_ms"])
     assert fresh["fresh_ms"] > 0 and fresh["reused_ms"] > 0
     (chat,) = r["chat"]
@@ -21,5 +22,5 @@ def test_the_quick_latency_run_measures_and_reports_every_part(tmp_path):
     assert second["on"]["cached_tokens"] > 0 and second["off"]["cached_tokens"] == 0
     assert second["on"]["prompt_tokens"] == second["off"]["prompt_tokens"] > first["on"]["prompt_tokens"]
     md = (tmp_path / "latency.md").read_text()
-    assert "## Fresh KV slots" in md and "| smollm2-135m-instruct | 4096 |" in md
+    assert "## Fresh KV slots" in md and "| smollm2-135m-instruct | 4096 | 1 |" in md
     assert f"| 2 | {second['on']['prompt_tokens']} | {second['on']['cached_tokens']} |" in md

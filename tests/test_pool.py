@@ -417,6 +417,32 @@ async def test_the_watch_unloads_idle_models_under_memory_pressure(system, gover
         assert pool.stats().governor.pressure_events >= 1
 
 
+class CachingFake(FakeBackend):
+    """A FakeBackend that also keeps ``cached`` bytes of KV for prefix reuse, as the native engine
+    does, and hands them back through trim_cache."""
+
+    def __init__(self, key, cached, **kw):
+        super().__init__(key, **kw)
+        self.cached, self.trims = cached, []
+
+    def trim_cache(self, nbytes: int) -> int:
+        freed = min(nbytes, self.cached)
+        self.cached -= freed
+        self.trims.append(nbytes)
+        return freed
+
+
+async def test_memory_pressure_takes_the_prefix_caches_before_any_model(governor):
+    a, b = CachingFake("a", 200 * MIB), CachingFake("b", 200 * MIB)
+    async with make_pool({"a": a, "b": b}, governor) as pool:
+        await ask(pool, "a")
+        await ask(pool, "b")
+        assert await pool._relieve(300 * MIB) >= 300 * MIB      # the caches had enough
+        assert a.cached + b.cached == 100 * MIB and sorted(pool.resident()) == ["a", "b"]
+        assert await pool._relieve(300 * MIB) >= 300 * MIB      # they do not: idle models go too
+        assert a.cached == b.cached == 0 and pool.stats().counters.unloads.memory >= 1
+
+
 async def test_load_growth_is_measured_and_recorded(system, governor):
     class Growing(FakeBackend):
         async def load(self):

@@ -29,7 +29,8 @@ m = load_model(resolve_model(cfg["model"]), context=cfg["context"], threads=cfg[
 words = ("river stone lamp garden window music paper cloud orange silver bridge forest candle "
          "harbor winter meadow engine violet").split()
 async def ttft(i):
-    prompt = m.tokenize(f"Request {i}: tell me about the " + " and the ".join(words[i % 18:i % 18 + 3]) + ".")
+    # the same length every time (a two-digit number would add a token to the later requests)
+    prompt = m.tokenize(f"Request {chr(65 + i % 26)}: tell me about the " + " and the ".join(words[i % 16:i % 16 + 3]) + ".")
     t0 = time.perf_counter()
     async for ev in m.generate(prompt, max_tokens=4, temperature=0):
         if ev.token_id is not None:
@@ -104,13 +105,13 @@ def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads: int = 2, c
         models, contexts, requests, turns, answer_tokens = models[:1], contexts[:1], FRESH_SLOTS + 1, 2, 4
     fresh, chat = [], []
     for model in models:
-        for n_ctx in contexts:
-            print(f"  fresh slots · {model} · context {n_ctx} ...", file=sys.stderr)
-            r = _child(_FRESH, {"model": model, "context": n_ctx, "threads": threads, "requests": requests})
+        for n_ctx, th in [(c, t) for c in contexts for t in sorted({1, threads})]:
+            print(f"  fresh slots · {model} · context {n_ctx} · {th} threads ...", file=sys.stderr)
+            r = _child(_FRESH, {"model": model, "context": n_ctx, "threads": th, "requests": requests})
             t = r["ttft_ms"]
             # the first request starts the engine thread; the next seven take slots no request has
             # touched (the model has eight), the rest take slots used before
-            row = {"model": model, "context": n_ctx, **r, "first_ms": t[0],
+            row = {"model": model, "context": n_ctx, "threads": th, **r, "first_ms": t[0],
                    "fresh_ms": statistics.median(t[1:FRESH_SLOTS]), "reused_ms": statistics.median(t[FRESH_SLOTS:])}
             fresh.append(row)
             print(f"    first {row['first_ms']:.1f} ms, fresh slots {row['fresh_ms']:.1f} ms, "
@@ -143,16 +144,21 @@ def _report(r: dict) -> str:
              "", "## Fresh KV slots", "",
              f"Short prompts ({_span(r['fresh_slots'])} tokens) one after another, each different, so nothing is reused: the",
              f"first {FRESH_SLOTS} take slots no request has touched, the rest slots used before. The first",
-             "request also starts the engine thread. Medians:", "",
-             f"| model | context | first request | requests 2-{FRESH_SLOTS} (fresh slots) | "
-             f"requests {FRESH_SLOTS + 1}- (used slots) | fresh / used |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "request also starts the engine thread. At one thread and at the run's thread count (where a",
+             "step that starts while the other CPU sleeps runs at one thread's speed until it wakes, whatever",
+             "the slot). Medians:", "",
+             f"| model | context | threads | first request | requests 2-{FRESH_SLOTS} (fresh slots) | "
+             f"requests {FRESH_SLOTS + 1}- (used slots) | fresh / used | slowest / fastest of 2- |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for f in r["fresh_slots"]:
-        lines.append(f"| {f['model']} | {f['context']} | {f['first_ms']:.1f} ms | {f['fresh_ms']:.1f} ms | "
-                     f"{f['reused_ms']:.1f} ms | {f['fresh_ms'] / f['reused_ms']:.2f} |")
+        rest = f["ttft_ms"][1:]
+        lines.append(f"| {f['model']} | {f['context']} | {f['threads']} | {f['first_ms']:.1f} ms | "
+                     f"{f['fresh_ms']:.1f} ms | {f['reused_ms']:.1f} ms | {f['fresh_ms'] / f['reused_ms']:.2f} | "
+                     f"{max(rest) / min(rest):.2f} |")
     lines += ["", "Every request, in order (ms):", ""]
     for f in r["fresh_slots"]:
-        lines.append(f"- {f['model']} at {f['context']}: " + ", ".join(f"{t:.1f}" for t in f["ttft_ms"]))
+        lines.append(f"- {f['model']} at {f['context']}, {f['threads']} threads: "
+                     + ", ".join(f"{t:.1f}" for t in f["ttft_ms"]))
     lines += ["", "## A growing chat, with the prefix cache and without", "",
               "One conversation, turn by turn (a long user message each turn, greedy answers of up to",
               f"{r['answer_tokens']} tokens), on two copies of the model in one process, the cache on and off,",
