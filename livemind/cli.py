@@ -63,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(needs the test dependencies: gguf, llama-cpp-python)")
     e.add_argument("--families", nargs="+", help="with --synthetic: the families (default: all)")
     e.add_argument("--types", nargs="+", help="with --synthetic: the weight types on the llama layout (default: all)")
-    e.add_argument("--rounds", type=int, default=2,
-                   help="with --synthetic: rounds per case, alternating which engine goes first (default 2)")
+    e.add_argument("--rounds", type=int, default=None,
+                   help="rounds per case, rotating which engine goes first (default 3; with --synthetic 2)")
 
     lt = bsub.add_parser("latency", help="time to first token as a caller sees it: fresh KV slots, a growing "
                                          "chat with the prefix cache and without")
@@ -246,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.synthetic:
             return engine.synthetic_main(families=args.families or engine.FAMILIES, types=args.types or engine.TYPES,
-                                         threads=args.threads[-1], rounds=args.rounds, repeats=args.repeats,
+                                         threads=args.threads[-1], rounds=args.rounds or 2, repeats=args.repeats,
                                          out=args.out or None)
-        return engine.main(models=args.models, threads=args.threads, repeats=args.repeats, out=args.out or None)
+        return engine.main(models=args.models, threads=args.threads, repeats=args.repeats, rounds=args.rounds or 3,
+                           out=args.out or None)
     if args.command == "bench" and args.suite == "router":
         from livemind.bench import router
 

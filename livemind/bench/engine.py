@@ -1,17 +1,21 @@
-"""``livemind bench engine``: LiveMind's engine beside llama.cpp (through llama-cpp-python) on
-the same GGUF file with the same thread count, in the same run.
+"""``livemind bench engine``: LiveMind's engine beside llama.cpp on the same GGUF file with the
+same thread count, in the same run: llama.cpp through llama-cpp-python (timed from the caller,
+as ours) and llama.cpp's own C++ ``llama-bench`` (its internal timer; built by
+``scripts/build-llamacpp-tools`` from the same vendored sources, AMX off).
 
-For each model and thread count, each engine runs in a fresh subprocess (so peak RSS is its
-own) and reports:
+For each model and thread count, rounds alternate which engine goes first; each engine runs in
+a fresh subprocess (so peak RSS is its own) and reports:
   - prefill tok/s: one 512-token prompt, evaluated from an empty cache;
   - time to first token: that prefill plus choosing the first token;
   - decode tok/s: 128 greedy tokens after a short prompt;
   - batched decode (LiveMind only): total tok/s with 4 and 8 concurrent streams, and its ratio to
     one stream (llama-cpp-python's API runs one sequence at a time);
   - peak RSS of the process.
-Medians of ``repeats`` runs inside each subprocess, after an untimed warm-up on both sides; both
-are timed from the caller (our decode from the first streamed token's arrival to the last one's).
-Writes engine.json, engine.md and engine.png.
+Medians of ``repeats`` runs inside each subprocess, after an untimed warm-up on both sides; ours
+and llama-cpp-python's are timed from the caller (our decode from the first streamed token's
+arrival to the last one's), llama-bench by itself (pp512 and tg128, ``-r repeats``). A row's
+figures are medians over rounds, its ratios the median of each round's ratios. Writes
+engine.json, engine.md and engine.png.
 
 ``--synthetic`` (:func:`synthetic_main`): the same measurement on mid-size random-weight models
 (:mod:`livemind.bench.synthetic`; hidden 1024, 8 layers, vocabulary 32 000) in each architecture
@@ -111,7 +115,69 @@ def _child(engine: str, path: str, threads: int, repeats: int, batched: bool = T
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run(models: list[str], threads: list[int], repeats: int = 3, log=print) -> dict:
+def llama_bench_path() -> Path | None:
+    """llama.cpp's own llama-bench: $LIVEMIND_LLAMA_BENCH, else the newest scripts/build-llamacpp-tools
+    build in the cache, else None."""
+    if os.environ.get("LIVEMIND_LLAMA_BENCH"):
+        return Path(os.environ["LIVEMIND_LLAMA_BENCH"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "livemind"
+    found = sorted(cache.glob("llama.cpp-*/bin/llama-bench"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def _llama_bench(path: str, threads: int, repeats: int) -> dict:
+    """pp512 and tg128 by llama-bench at ``threads`` (its own timer; its own warm-up run)."""
+    exe = llama_bench_path()
+    if exe is None:
+        return {"error": "llama-bench is not built (scripts/build-llamacpp-tools)"}
+    cmd = [str(exe), "-m", path, "-t", str(threads), "-p", "512", "-n", "128", "-r", str(repeats), "-o", "json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]}
+    tests = json.loads(proc.stdout)
+    pp = next(t for t in tests if t["n_prompt"] == 512 and t["n_gen"] == 0)
+    tg = next(t for t in tests if t["n_gen"] == 128 and t["n_prompt"] == 0)
+    shown = ["MODEL" if a == path else "THREADS" if i > 0 and cmd[i - 1] == "-t" else a for i, a in enumerate(cmd)]
+    return {"prefill_tok_s": pp["avg_ts"], "decode_tok_s": tg["avg_ts"], "command": " ".join(shown[1:]),
+            "build": tests[0].get("build_commit", "?")}
+
+
+ENGINES = ("livemind", "llama.cpp", "llama-bench")   # ours, llama-cpp-python, llama.cpp's C++ tool
+RATED = ("prefill_tok_s", "decode_tok_s")
+
+
+def _rounds(path: str, threads: int, rounds: int, repeats: int, engines=ENGINES, batched: bool = True) -> dict:
+    """Each engine on ``path``, ``rounds`` times, the order rotating round by round. Returns per
+    engine the medians over rounds (or its first error) and, beside each peer, "ratios": the
+    median of each round's ours / peer."""
+    runs: dict[str, list[dict]] = {e: [] for e in engines}
+    for r in range(rounds):
+        order = engines[r % len(engines):] + engines[:r % len(engines)]
+        for engine in order:
+            if engine == "llama-bench":
+                runs[engine].append(_llama_bench(path, threads, repeats))
+            else:
+                runs[engine].append(_child(engine, path, threads, repeats, batched=batched and engine == "livemind"))
+    out: dict = {}
+    for engine, got in runs.items():
+        errors = [g["error"] for g in got if "error" in g]
+        if errors:
+            out[engine] = {"error": errors[0]}
+            continue
+        keys = [k for k, v in got[0].items() if isinstance(v, (int, float))]
+        out[engine] = {k: statistics.median(g[k] for g in got) for k in keys}
+        out[engine].update({k: v for k, v in got[0].items() if not isinstance(v, (int, float, dict))})
+        if "batched" in got[0]:
+            out[engine]["batched"] = {n: statistics.median(g["batched"][n] for g in got) for n in got[0]["batched"]}
+        if engine != "livemind" and "error" not in out.get("livemind", {"error": 1}):
+            # each round's engines ran seconds apart: the median of their ratios is steadier on a
+            # shared machine than the ratio of medians taken over rounds minutes apart
+            out[engine]["ratios"] = {k: statistics.median(o[k] / p[k] for o, p in zip(runs["livemind"], got))
+                                     for k in RATED}
+    return out
+
+
+def run(models: list[str], threads: list[int], repeats: int = 3, rounds: int = 3, log=print) -> dict:
     from livemind.bench._timing import machine_facts
     from livemind.models import resolve_model
 
@@ -119,78 +185,113 @@ def run(models: list[str], threads: list[int], repeats: int = 3, log=print) -> d
     for name in models:
         path = str(resolve_model(name))
         for t in threads:
-            for engine in ("livemind", "llama.cpp"):
-                log(f"  {name} · {t} thread(s) · {engine} ...")
-                r = _child(engine, path, t, repeats)
-                r.update(model=name, threads=t, engine=engine)
-                rows.append(r)
-                log("    " + json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()
-                                         if k not in ("model", "threads", "engine")}))
+            log(f"  {name} · {t} thread(s) · {rounds} rounds of {', '.join(ENGINES)} ...")
+            row = {"model": name, "threads": t, **_rounds(path, t, rounds, repeats)}
+            rows.append(row)
+            log("    " + _line(row, name))
     facts = machine_facts()
-    facts.update(repeats=repeats)
+    facts.update(repeats=repeats, rounds=rounds, load=os.getloadavg())
     return {"facts": facts, "rows": rows}
+
+
+def _line(row: dict, label: str) -> str:
+    """One row's figures against each peer, for the log."""
+    ours = row["livemind"]
+    if "error" in ours:
+        return f"{label}: error: {ours['error']}"
+    parts = [f"{label}: ours decode {ours['decode_tok_s']:.1f} tok/s, prefill {ours['prefill_tok_s']:.0f}"]
+    for peer in ENGINES[1:]:
+        p = row.get(peer)
+        if p is None:
+            continue
+        if "error" in p:
+            parts.append(f"{peer}: {p['error']}")
+        else:
+            parts.append(f"{peer} {p['decode_tok_s']:.1f} ({p['ratios']['decode_tok_s']:.2f}x) / "
+                         f"{p['prefill_tok_s']:.0f} ({p['ratios']['prefill_tok_s']:.2f}x)")
+    return "; ".join(parts)
 
 
 def write(result: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "engine.json").write_text(json.dumps(result, indent=2) + "\n")
     f, rows = result["facts"], result["rows"]
-    by = {(r["model"], r["threads"], r["engine"]): r for r in rows}
+    bench = next((r["llama-bench"] for r in rows if "command" in r.get("llama-bench", {})), None)
     lines = [
         "# Engine benchmark: LiveMind beside llama.cpp",
         "",
-        "Written by `livemind bench engine`. Same GGUF file, same thread count, same run; each engine in",
-        "its own subprocess. Prefill: a 512-token prompt from an empty cache. Decode: 128 greedy tokens.",
-        "Batched: LiveMind's total tokens/s with N concurrent streams (64 tokens each).",
+        "Written by `livemind bench engine`. Same GGUF file, same thread count, same run, "
+        f"{f['rounds']} rounds rotating which",
+        "engine goes first, each engine in its own subprocess, warm-up excluded on every side:",
         "",
-        f"- CPU: {f['cpu']}, {f['cpus_usable']} usable CPUs; ISAs {', '.join(f['isas'])}; medians of {f['repeats']}",
+        "- **ours** and **llama-cpp-python** (n_threads = n_threads_batch = threads, n_batch 512) timed from the",
+        "  caller: prefill a 512-token prompt from an empty cache; decode 128 greedy tokens after a short",
+        "  prompt (ours from the first streamed token to the last, llama-cpp-python's 127 `eval` calls);",
+        "- **llama-bench**, llama.cpp's own C++ tool built from the same vendored sources with AMX off",
+        "  (`scripts/build-llamacpp-tools`), by its own timer: pp512 and tg128 (128 tokens from an empty",
+        "  context)" + (f": `llama-bench {bench['command']}` (build {bench['build']})." if bench else "."),
+        "",
+        f"Figures are medians over rounds of each run's median of {f['repeats']}; ratios (ours / peer) the median of",
+        "each round's ratio. Batched: our total tokens/s with N concurrent streams (64 tokens each).",
+        "",
+        f"- CPU: {f['cpu']}, {f['cpus_usable']} usable CPUs; ISAs {', '.join(f['isas'])}; load average at the end "
+        f"{', '.join(f'{x:.2f}' for x in f.get('load', ()))}",
         f"- date: {f['date']}",
         "",
-        "| model | threads | prefill tok/s (ours / llama.cpp) | decode tok/s (ours / llama.cpp) | decode ratio | "
-        "TTFT ms (ours / llama.cpp) | peak RSS MiB (ours / llama.cpp) | batched 4 / 8 streams (× single) |",
-        "|---|---:|---|---|---:|---|---|---|",
+        "| model | threads | decode tok/s: ours / llama-cpp-python / llama-bench | decode × (cpp-python, bench) | "
+        "prefill tok/s: ours / llama-cpp-python / llama-bench | prefill × (cpp-python, bench) | "
+        "TTFT ms (ours / cpp-python) | peak RSS MiB (ours / cpp-python) | batched 4 / 8 streams (× single) |",
+        "|---|---:|---|---|---|---|---|---|---|",
     ]
-    for (model, t, engine), r in by.items():
-        if engine != "livemind":
+    for row in rows:
+        r = row["livemind"]
+        if "error" in r:
+            lines.append(f"| {row['model']} | {row['threads']} | error: {r['error']} |||||||")
             continue
-        p = by.get((model, t, "llama.cpp"), {})
-        if "error" in r or "error" in p:
-            lines.append(f"| {model} | {t} | error: {r.get('error') or p.get('error')} |||||||")
-            continue
+        peers = [row.get(e, {"error": "not run"}) for e in ENGINES[1:]]
+
+        def fig(key, fmt):
+            return " / ".join([fmt.format(r[key])] + ["–" if "error" in p else fmt.format(p[key]) for p in peers])
+
+        def ratio(key):
+            return ", ".join("–" if "error" in p else f"{p['ratios'][key]:.2f}×" for p in peers)
+
+        cpp = peers[0]
         b = r["batched"]
         lines.append(
-            f"| {model} | {t} | {r['prefill_tok_s']:.0f} / {p['prefill_tok_s']:.0f} | {r['decode_tok_s']:.1f} / "
-            f"{p['decode_tok_s']:.1f} | {r['decode_tok_s'] / p['decode_tok_s']:.2f}× | {r['ttft_ms']:.0f} / "
-            f"{p['ttft_ms']:.0f} | {r['peak_rss_mib']:.0f} / {p['peak_rss_mib']:.0f} | "
+            f"| {row['model']} | {row['threads']} | {fig('decode_tok_s', '{:.1f}')} | {ratio('decode_tok_s')} | "
+            f"{fig('prefill_tok_s', '{:.0f}')} | {ratio('prefill_tok_s')} | {r['ttft_ms']:.0f} / "
+            f"{cpp.get('ttft_ms', float('nan')):.0f} | {r['peak_rss_mib']:.0f} / {cpp.get('peak_rss_mib', float('nan')):.0f} | "
             f"{b['4']:.0f} ({b['4'] / b['1']:.1f}×) / {b['8']:.0f} ({b['8'] / b['1']:.1f}×) |")
-    lines += ["", "![decode and prefill throughput](engine.png)", ""]
+    errors = sorted({f"{e}: {row[e]['error']}" for row in rows for e in ENGINES[1:] if "error" in row.get(e, {})})
+    lines += [""] + [f"- not measured — {e}" for e in errors] + ["", "![decode and prefill throughput](engine.png)", ""]
     (out_dir / "engine.md").write_text("\n".join(lines) + "\n")
-    _plot(by, out_dir / "engine.png")
+    _plot(rows, out_dir / "engine.png")
 
 
-def _plot(by: dict, png: Path) -> None:
+def _plot(rows: list[dict], png: Path) -> None:
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    keys = sorted({(m, t) for m, t, _ in by})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric, title in ((axes[0], "decode_tok_s", "decode tokens/s"), (axes[1], "prefill_tok_s", "prefill tokens/s")):
-        xs = range(len(keys))
-        for off, engine in ((-0.2, "livemind"), (0.2, "llama.cpp")):
-            ax.bar([x + off for x in xs], [by.get((m, t, engine), {}).get(metric, 0) for m, t in keys], 0.4, label=engine)
-        ax.set_xticks(list(xs), [f"{m}\n{t} thr" for m, t in keys], fontsize=8)
+        xs = range(len(rows))
+        for off, engine in ((-0.27, "livemind"), (0, "llama.cpp"), (0.27, "llama-bench")):
+            ax.bar([x + off for x in xs], [row.get(engine, {}).get(metric, 0) for row in rows], 0.27,
+                   label="llama-cpp-python" if engine == "llama.cpp" else engine)
+        ax.set_xticks(list(xs), [f"{row['model']}\n{row['threads']} thr" for row in rows], fontsize=8)
         ax.set_title(title)
         ax.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=110)
 
 
-def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads=(1, 2), repeats: int = 3,
+def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads=(1, 2), repeats: int = 3, rounds: int = 3,
          out: str | None = "docs/benchmarks") -> int:
-    result = run(list(models), list(threads), repeats)
+    result = run(list(models), list(threads), repeats, rounds)
     if out:
         write(result, Path(out))
         print(f"wrote {out}/engine.md", file=sys.stderr)
@@ -264,23 +365,10 @@ def synthetic_run(cases: list[tuple[str, str]], threads: int, rounds: int, repea
     rows = []
     for family, ftype in cases:
         path = str(synthetic_model(family, ftype, cache, log))
-        runs: dict[str, list[dict]] = {"livemind": [], "llama.cpp": []}
-        for r in range(rounds):
-            for engine in (("livemind", "llama.cpp") if r % 2 == 0 else ("llama.cpp", "livemind")):
-                runs[engine].append(_child(engine, path, threads, repeats, batched=False))
-        row = {"family": family, "type": ftype, "threads": threads, "step_bytes": step_bytes(path)}
-        for engine, got in runs.items():
-            errors = [g["error"] for g in got if "error" in g]
-            if errors:
-                row[engine] = {"error": errors[0]}
-                continue
-            row[engine] = {k: statistics.median(g[k] for g in got)
-                           for k in ("prefill_tok_s", "decode_tok_s", "ttft_ms", "peak_rss_mib")}
-        if all("error" not in row[e] for e in runs):
-            # each round's two engines ran seconds apart: the median of their ratios is steadier on a
-            # shared machine than the ratio of medians taken over rounds minutes apart
-            row["ratios"] = {k: statistics.median(o[k] / p[k] for o, p in zip(runs["livemind"], runs["llama.cpp"]))
-                             for k in ("prefill_tok_s", "decode_tok_s")}
+        row = {"family": family, "type": ftype, "threads": threads, "step_bytes": step_bytes(path),
+               **_rounds(path, threads, rounds, repeats, engines=("livemind", "llama.cpp"), batched=False)}
+        if "ratios" in row["llama.cpp"]:
+            row["ratios"] = row["llama.cpp"].pop("ratios")
         rows.append(row)
         log("    " + _synthetic_line(row))
     ceiling.append(memory_ceiling(threads))
