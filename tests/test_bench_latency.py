@@ -1,6 +1,6 @@
-"""``livemind bench latency --quick`` runs every part on the real model and writes its report: the
-fresh-slot times, and the growing chat whose second turn reuses the first's KV only with the
-prefix cache on."""
+"""``livemind bench latency --quick`` runs every part on the real models and writes its report: the
+fresh-slot times, the growing chat whose second turn reuses the first's KV only with the prefix
+cache on, and the default team from a cold start (routed, each expert, Parallel and Turns)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ def test_the_quick_latency_run_measures_and_reports_every_part(tmp_path):
     assert first["on"]["cached_tokens"] == first["off"]["cached_tokens"] == 0
     assert second["on"]["cached_tokens"] > 0 and second["off"]["cached_tokens"] == 0
     assert second["on"]["prompt_tokens"] == second["off"]["prompt_tokens"] > first["on"]["prompt_tokens"]
+    team = r["team"]
+    assert team["routed_cold"]["load_s"] > 0 and team["routed_warm"]["load_s"] == 0   # the model stayed loaded
+    assert set(team["experts"]) == {"general", "technical", "coder", "writer", "multilingual"}
+    assert team["parallel"]["synthesis_ttft_ms"] > team["parallel"]["ttft_ms"] > 0
     md = (tmp_path / "latency.md").read_text()
     assert "## Fresh KV slots" in md and "| smollm2-135m-instruct | 4096 | 1 |" in md
     assert f"| 2 | {second['on']['prompt_tokens']} | {second['on']['cached_tokens']} |" in md
+    assert "## The default team, as `livemind ask` runs it" in md and "| parallel |" in md

@@ -1,6 +1,6 @@
 """``livemind bench latency``: latency as a user of the engine sees it, timed from the caller.
 
-Two parts so far (issue #12 adds the team's end-to-end cases):
+Three parts:
 
 - **fresh slots**: short prompts one after another, each its own (so the prefix cache has nothing
   to give), at the default context and at 32K. The first eight take KV slots no request has
@@ -8,6 +8,11 @@ Two parts so far (issue #12 adds the team's end-to-end cases):
 - **chat**: one conversation grown turn by turn to about 2000 tokens, each turn's time to first
   token with the prefix cache and without, the two alternating turn by turn on two copies of the
   model in one process. With the cache a turn prefills only its new tokens.
+- **team**: the default team as ``livemind ask`` builds it, from a cold start (nothing loaded):
+  one routed question end to end (route, the model's load, the answer), then each expert alone
+  (its first request — cold when its model was not loaded yet — and ``requests`` warm ones:
+  p50/p95), then Parallel and Turns consensus over the team (time to the first synthesis
+  token, total, tokens/s, the process's peak RSS after each).
 
 Each model and context runs in a fresh process. Writes latency.{json,md}.
 """
@@ -89,6 +94,67 @@ print(json.dumps({"turns": rows}))
 FRESH_SLOTS = 8   # the engine's KV slots per model (NativeBackend's max_sequences, Model's n_seq)
 
 
+_TEAM = r"""
+import asyncio, json, resource, statistics, sys, time
+from livemind.config import LiveMindConfig
+from livemind.events import Done, ModelLoaded, RouteChosen, Token
+cfg = json.loads(sys.argv[1])
+config = LiveMindConfig.load(None)
+config.pool.warm = []                    # a cold start: nothing loaded until asked
+QUESTIONS = ["What is the capital of France?", "Explain how a hash table works.",
+             "Write a Python function that reverses a string.", "Write a short poem about the sea.",
+             "Translate 'good morning' into Spanish."]
+def rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+async def timed(mind, question, **kw):
+    t0, first, synth, routed, loads, done = time.perf_counter(), None, None, None, 0.0, None
+    async for ev in mind.stream([{"role": "user", "content": question}], max_tokens=cfg["tokens"], temperature=0, **kw):
+        now = time.perf_counter() - t0
+        if isinstance(ev, RouteChosen) and routed is None:
+            routed = now
+        elif isinstance(ev, ModelLoaded):
+            loads += ev.seconds
+        elif isinstance(ev, Token) and ev.delta:
+            if first is None:
+                first = now
+            if ev.stage == "synthesis" and synth is None:
+                synth = now
+        elif isinstance(ev, Done):
+            done = ev.result
+    total = time.perf_counter() - t0
+    gen = done.usage.completion_tokens
+    return {"route_ms": routed * 1e3 if routed is not None else None, "load_s": loads,
+            "ttft_ms": first * 1e3 if first is not None else None,
+            "synthesis_ttft_ms": synth * 1e3 if synth is not None else None, "total_ms": total * 1e3,
+            "tokens": gen, "tok_s": gen / (total - (first or 0)) if total > (first or 0) else 0.0,
+            "experts": done.experts}
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+async def go():
+    out = {}
+    mind = config.build()
+    async with mind:
+        out["routed_cold"] = await timed(mind, "What is the tallest mountain in Europe?")
+        out["routed_warm"] = await timed(mind, "What is the longest river in Africa?")
+        experts = {}
+        for name, q in zip([e.name for e in config.team()], QUESTIONS):
+            first = await timed(mind, q, expert=name)
+            # each warm request its own words up front: only the expert's system prompt is shared
+            warm = [await timed(mind, f"Question {i + 1} of {cfg['requests']}: {q}", expert=name)
+                    for i in range(cfg["requests"])]
+            experts[name] = {"first": first, "warm": {
+                k: {"p50": statistics.median([w[k] for w in warm]), "p95": pct([w[k] for w in warm], 0.95)}
+                for k in ("ttft_ms", "total_ms", "tok_s")}}
+        out["experts"] = experts
+        for kind in ("parallel", "turns"):
+            out[kind] = await timed(mind, "Why is the sky blue?", strategy=config.strategy(kind))
+            out[kind]["peak_rss_mib"] = rss_mib()
+    print(json.dumps(out))
+asyncio.run(go())
+"""
+
+
 def _child(code: str, cfg: dict) -> dict:
     p = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True, timeout=3600)
     if p.returncode != 0:
@@ -120,8 +186,10 @@ def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads: int = 2, c
         r = _child(_CHAT, {"model": model, "context": contexts[0], "threads": threads, "turns": turns,
                            "answer_tokens": answer_tokens})
         chat.append({"model": model, "context": contexts[0], **r})
+    print("  team · the default team from a cold start ...", file=sys.stderr)
+    team = _child(_TEAM, {"requests": 3 if quick else requests, "tokens": answer_tokens})
     result = {"machine": machine_facts(), "threads": threads, "answer_tokens": answer_tokens, "fresh_slots": fresh,
-              "chat": chat}
+              "chat": chat, "team": team}
     print(json.dumps(result, indent=1))
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
@@ -176,4 +244,42 @@ def _report(r: dict) -> str:
                   f"(beside {last['cached_tokens']} reused) in {last['ttft_ms']:.0f} ms, where the first prefilled "
                   f"{first['prompt_tokens']} in {first['ttft_ms']:.0f} ms: the difference is the new tokens' "
                   "attention over the longer history.", ""]
+    if "team" in r:
+        lines += _team_report(r["team"], r["answer_tokens"])
     return "\n".join(lines) + "\n"
+
+def _ms(v) -> str:
+    return "–" if v is None else f"{v:.0f} ms"
+
+
+def _team_report(t: dict, tokens: int) -> list[str]:
+    lines = ["## The default team, as `livemind ask` runs it", "",
+             f"One process from a cold start (no model loaded), greedy answers of up to {tokens} tokens; times",
+             "from the call to the first answer token and to the end.", "",
+             "| request | route | model loads | first token | total | tokens | tokens/s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, label in (("routed_cold", "routed, cold (router and model load)"), ("routed_warm", "routed, warm")):
+        x = t[key]
+        lines.append(f"| {label} → {', '.join(x['experts'])} | {_ms(x['route_ms'])} | {x['load_s']:.2f} s | "
+                     f"{_ms(x['ttft_ms'])} | {_ms(x['total_ms'])} | {x['tokens']} | {x['tok_s']:.0f} |")
+    lines += ["", "Each expert alone: its first request (cold where its model was not loaded yet), then warm "
+              "requests (p50 / p95):", "",
+              "| expert | first request: loads, first token, total | warm first token | warm total | warm tokens/s |",
+              "|---|---|---:|---:|---:|"]
+    for name, e in t["experts"].items():
+        f, w = e["first"], e["warm"]
+        lines.append(f"| {name} | {f['load_s']:.2f} s, {_ms(f['ttft_ms'])}, {_ms(f['total_ms'])} | "
+                     f"{w['ttft_ms']['p50']:.0f} / {w['ttft_ms']['p95']:.0f} ms | "
+                     f"{w['total_ms']['p50']:.0f} / {w['total_ms']['p95']:.0f} ms | "
+                     f"{w['tok_s']['p50']:.0f} / {w['tok_s']['p95']:.0f} |")
+    lines += ["", "Consensus over the whole team (its models loaded by then), \"Why is the sky blue?\". Parallel asks",
+              "every expert at once, then a synthesizer; Turns asks them one after another, each seeing the",
+              "answers so far, the last one's being the result (no synthesis pass, hence no synthesis token):", "",
+              "| strategy | first answer token | first synthesis token | total | tokens (all experts) | peak RSS |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for kind in ("parallel", "turns"):
+        x = t[kind]
+        lines.append(f"| {kind} | {_ms(x['ttft_ms'])} | {_ms(x['synthesis_ttft_ms'])} | {_ms(x['total_ms'])} | "
+                     f"{x['tokens']} | {x['peak_rss_mib']:.0f} MiB |")
+    return lines + [""]
+
