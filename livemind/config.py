@@ -52,6 +52,8 @@ class PoolConfig(_Section):
     kv_dtype: Literal["f16", "fp8", "f32"] = "f16"
     max_waiting: int = Field(64, ge=0)          # requests waiting for a place under max_loaded, and for a
                                                 # native model's KV slot; more: Overloaded
+    max_sequences: int = Field(8, ge=1)         # generations a native model batches (its KV slots)
+    prefix_cache: bool = True                   # a native model reuses earlier requests' KV (engine.md)
 
 
 class GovernorConfig(_Section):
@@ -183,7 +185,8 @@ class LiveMindConfig(_Section):
         governor = MemoryGovernor(**self.governor.model_dump())
         pool = ExpertPool(team, max_loaded=self.pool.max_loaded, warm=warm, idle_ttl=self.pool.idle_ttl,
                           governor=governor, pinned=self.pool.pinned, context=self.pool.context,
-                          kv_dtype=self.pool.kv_dtype, max_waiting=self.pool.max_waiting)
+                          kv_dtype=self.pool.kv_dtype, max_waiting=self.pool.max_waiting,
+                          max_sequences=self.pool.max_sequences, prefix_cache=self.pool.prefix_cache)
         if self.router.kind == "semantic":
             router = Router(pool, threshold=self.router.threshold, default=self.router.default)
         else:

@@ -80,7 +80,8 @@ class ExpertPool:
     ``max_loaded`` caps the resident models; ``warm`` experts load when the pool opens;
     ``idle_ttl`` (seconds) unloads a model nobody used for that long (an expert's own
     ``idle_ttl`` overrides it; the smallest among experts sharing a model applies); ``pinned``
-    experts' models are never unloaded before the pool closes; ``context`` and ``kv_dtype``
+    experts' models are never unloaded before the pool closes; ``context``, ``kv_dtype``,
+    ``max_sequences`` (concurrent generations a model batches, its KV slots) and ``prefix_cache``
     configure the native backends made for experts given by ``model=``. At most ``max_waiting``
     requests wait for a place under the cap (every resident model busy), and as many for a KV slot
     of each native model the pool makes; one more raises :class:`~livemind.errors.Overloaded` at
@@ -93,7 +94,8 @@ class ExpertPool:
 
     def __init__(self, experts: Iterable[Expert], *, max_loaded: int = 5, warm: Iterable[str] = (),
                  idle_ttl: float = 300.0, governor: MemoryGovernor | None = None, pinned: Iterable[str] = (),
-                 context: int = 4096, kv_dtype: str = "f16", max_waiting: int = 64):
+                 context: int = 4096, kv_dtype: str = "f16", max_waiting: int = 64, max_sequences: int = 8,
+                 prefix_cache: bool = True):
         self._experts: dict[str, Expert] = {}
         for e in experts:
             if e.name in self._experts:
@@ -105,7 +107,9 @@ class ExpertPool:
             raise ValueError(f"idle_ttl must be positive, got {idle_ttl!r}")
         if max_waiting < 0:
             raise ValueError(f"max_waiting must be at least 0, got {max_waiting!r}")
-        self.max_waiting = max_waiting
+        if max_sequences < 1:
+            raise ValueError(f"max_sequences must be at least 1, got {max_sequences!r}")
+        self.max_waiting, self.max_sequences, self.prefix_cache = max_waiting, max_sequences, prefix_cache
         self.max_loaded, self.idle_ttl, self.context, self.kv_dtype = max_loaded, idle_ttl, context, kv_dtype
         self.warm, self.pinned = tuple(warm), frozenset(pinned)
         for name in (*self.warm, *self.pinned):
@@ -162,7 +166,8 @@ class ExpertPool:
         from livemind.models import resolve_model
 
         return NativeBackend(resolve_model(expert.model), context=self.context, kv_dtype=self.kv_dtype,
-                             max_waiting=self.max_waiting)
+                             max_waiting=self.max_waiting, max_sequences=self.max_sequences,
+                             prefix_cache=self.prefix_cache)
 
     def _register(self, name: str, backend: Backend) -> _Slot:
         if name in self._slot_of:

@@ -25,7 +25,10 @@ def test_the_quick_latency_run_measures_and_reports_every_part(tmp_path):
     assert team["routed_cold"]["load_s"] > 0 and team["routed_warm"]["load_s"] == 0   # the model stayed loaded
     assert set(team["experts"]) == {"general", "technical", "coder", "writer", "multilingual"}
     assert team["parallel"]["synthesis_ttft_ms"] > team["parallel"]["ttft_ms"] > 0
+    ba = r["before_after"]
+    assert all(ba[k]["workload_s"] > 0 for k in ("off", "on"))
     md = (tmp_path / "latency.md").read_text()
     assert "## Fresh KV slots" in md and "| smollm2-135m-instruct | 4096 | 1 |" in md
     assert f"| 2 | {second['on']['prompt_tokens']} | {second['on']['cached_tokens']} |" in md
     assert "## The default team, as `livemind ask` runs it" in md and "| parallel |" in md
+    assert "## Before / after" in md and "| off |" in md and "| on |" in md

@@ -119,6 +119,8 @@ async def test_unknown_expert(governor):
 async def test_bad_configuration_is_refused(governor):
     with pytest.raises(ValueError, match="max_loaded"):
         make_pool(fakes("a"), governor, max_loaded=0)
+    with pytest.raises(ValueError, match="max_sequences must be at least 1"):
+        make_pool(fakes("a"), governor, max_sequences=0)
     with pytest.raises(ValueError, match="two experts"):
         ExpertPool([Expert("a", backend=FakeBackend("a")), Expert("a", backend=FakeBackend("b"))])
     with pytest.raises(ValueError, match="no room"):

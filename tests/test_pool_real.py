@@ -122,3 +122,9 @@ async def test_an_auto_consensus_reads_no_model_file_on_the_event_loop(team, mon
         result = await mind.ask("The capital of France is", strategy=Auto(["general", "writer"]), max_tokens=2,
                                 temperature=0)
     assert result.strategy == "parallel" and opened and not any(opened), opened
+
+
+async def test_the_pool_makes_native_backends_with_its_batching_and_prefix_cache_settings():
+    pool = ExpertPool([Expert("a", model="smollm2-135m-instruct")], max_sequences=2, prefix_cache=False)
+    backend = pool._new_backend(pool.expert("a"))
+    assert isinstance(backend, NativeBackend) and (backend.max_sequences, backend.prefix_cache) == (2, False)

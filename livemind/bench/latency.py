@@ -1,6 +1,6 @@
 """``livemind bench latency``: latency as a user of the engine sees it, timed from the caller.
 
-Three parts:
+Four parts:
 
 - **fresh slots**: short prompts one after another, each its own (so the prefix cache has nothing
   to give), at the default context and at 32K. The first eight take KV slots no request has
@@ -8,6 +8,8 @@ Three parts:
 - **chat**: one conversation grown turn by turn to about 2000 tokens, each turn's time to first
   token with the prefix cache and without, the two alternating turn by turn on two copies of the
   model in one process. With the cache a turn prefills only its new tokens.
+- **before / after**: one workload (a chat, four questions at once, a consensus) with the warm
+  pool, the prefix cache and batching off, then on, each in a fresh process.
 - **team**: the default team as ``livemind ask`` builds it, from a cold start (nothing loaded):
   one routed question end to end (route, the model's load, the answer), then each expert alone
   (its first request — cold when its model was not loaded yet — and ``requests`` warm ones:
@@ -155,6 +157,42 @@ asyncio.run(go())
 """
 
 
+_BEFORE_AFTER = r"""
+import asyncio, json, sys, time
+from livemind.config import LiveMindConfig
+cfg = json.loads(sys.argv[1])
+config = LiveMindConfig.load(None)
+on = cfg["on"]
+config.pool.warm = None if on else []            # the default team's warm experts, or none
+config.pool.prefix_cache = on
+config.pool.max_sequences = 8 if on else 1       # batching: 8 concurrent generations a model, or 1
+n = cfg["tokens"]
+async def go():
+    t0 = time.perf_counter()
+    mind = config.build()
+    async with mind:
+        times = {"start_s": time.perf_counter() - t0}
+        t = time.perf_counter()
+        history = []
+        for q in ("What is a good name for a black cat?", "Why is that name good?", "Suggest two more."):
+            history.append({"role": "user", "content": q})
+            r = await mind.ask(history, expert="general", max_tokens=n, temperature=0)
+            history.append({"role": "assistant", "content": r.text})
+        times["chat_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        await asyncio.gather(*[mind.ask(q, expert=e, max_tokens=n, temperature=0) for q, e in (
+            ("How does a CPU cache work?", "technical"), ("What is DNS?", "technical"),
+            ("Write a Python function that adds two numbers.", "coder"), ("Write a loop that prints 1 to 5.", "coder"))])
+        times["concurrent_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        await mind.ask("Why is the sky blue?", strategy=config.strategy("parallel"), max_tokens=n, temperature=0)
+        times["parallel_s"] = time.perf_counter() - t
+        times["workload_s"] = times["chat_s"] + times["concurrent_s"] + times["parallel_s"]
+    print(json.dumps(times))
+asyncio.run(go())
+"""
+
+
 def _child(code: str, cfg: dict) -> dict:
     p = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True, timeout=3600)
     if p.returncode != 0:
@@ -188,8 +226,11 @@ def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads: int = 2, c
         chat.append({"model": model, "context": contexts[0], **r})
     print("  team · the default team from a cold start ...", file=sys.stderr)
     team = _child(_TEAM, {"requests": 3 if quick else requests, "tokens": answer_tokens})
+    print("  before / after: the same workload with the warm pool, prefix cache and batching off, then on ...",
+          file=sys.stderr)
+    before_after = {key: _child(_BEFORE_AFTER, {"on": key == "on", "tokens": answer_tokens}) for key in ("off", "on")}
     result = {"machine": machine_facts(), "threads": threads, "answer_tokens": answer_tokens, "fresh_slots": fresh,
-              "chat": chat, "team": team}
+              "chat": chat, "team": team, "before_after": before_after}
     print(json.dumps(result, indent=1))
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
@@ -246,6 +287,19 @@ def _report(r: dict) -> str:
                   "attention over the longer history.", ""]
     if "team" in r:
         lines += _team_report(r["team"], r["answer_tokens"])
+    if "before_after" in r:
+        off, on = r["before_after"]["off"], r["before_after"]["on"]
+        lines += ["## Before / after: the warm pool, the prefix cache and batching", "",
+                  "The same workload on the default team in two fresh processes: off (no warm experts, no",
+                  "prefix cache, one generation at a time per model) and on (the defaults: `general` and `writer`",
+                  "loaded when the pool opens, the prefix cache, 8 generations batched per model). The workload",
+                  "is a 3-turn chat with `general`, then 4 questions at once to `technical` and `coder` (one",
+                  "model), then a Parallel consensus of the team; the clock starts once the pool is open.", "",
+                  "| | pool open | chat | 4 at once | Parallel | the workload |", "|---|---:|---:|---:|---:|---:|"]
+        for label, x in (("off", off), ("on", on)):
+            lines.append(f"| {label} | {x['start_s']:.2f} s | {x['chat_s']:.2f} s | {x['concurrent_s']:.2f} s | "
+                         f"{x['parallel_s']:.2f} s | {x['workload_s']:.2f} s |")
+        lines += ["", f"The workload took {off['workload_s'] / on['workload_s']:.1f}× as long with them off.", ""]
     return "\n".join(lines) + "\n"
 
 def _ms(v) -> str:
