@@ -16,7 +16,7 @@ Four parts:
   p50/p95), then Parallel and Turns consensus over the team (time to the first synthesis
   token, total, tokens/s, the process's peak RSS after each).
 
-Each model and context runs in a fresh process. Writes latency.{json,md}.
+Each model and context runs in a fresh process. Writes latency.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -236,7 +236,45 @@ def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads: int = 2, c
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "latency.json").write_text(json.dumps(result, indent=1) + "\n")
         (Path(out) / "latency.md").write_text(_report(result))
+        _plot(result, Path(out) / "latency.png")
     return 0
+
+
+def _plot(r: dict, png: Path) -> None:
+    """The chat's time to first token per turn, with the prefix cache and without, per model; and
+    the before/after workload."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, axes = plt.subplots(1, len(r["chat"]) + 1, figsize=(5 * (len(r["chat"]) + 1), 3.8))
+    for ax, c in zip(axes, r["chat"]):
+        turns = [t["turn"] for t in c["turns"]]
+        for key, label in (("off", "without the prefix cache"), ("on", "with it")):
+            ax.plot(turns, [t[key]["ttft_ms"] for t in c["turns"]], marker="o", label=label)
+        ax.set_title(f"{c['model']}: a growing chat")
+        ax.set_xlabel("turn (about 275 tokens each)")
+        ax.set_ylabel("time to first token, ms")
+        ax.legend()
+    ax = axes[-1]
+    if "before_after" in r:
+        parts = ("chat_s", "concurrent_s", "parallel_s")
+        names = ("3-turn chat", "4 at once", "Parallel")
+        for i, key in enumerate(("off", "on")):
+            bottom = 0.0
+            for part, name in zip(parts, names):
+                v = r["before_after"][key][part]
+                ax.bar(i, v, bottom=bottom, color=f"C{parts.index(part)}", label=name if i == 0 else None)
+                bottom += v
+        ax.set_xticks([0, 1], ["warm pool, prefix cache,\nbatching off", "on (the defaults)"])
+        ax.set_ylabel("seconds")
+        ax.set_title("the same workload on the default team")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
 
 
 def _span(rows) -> str:
@@ -246,7 +284,7 @@ def _span(rows) -> str:
 
 def _report(r: dict) -> str:
     m = r["machine"]
-    lines = ["# Latency, timed from the caller", "",
+    lines = ["# Latency, timed from the caller", "", "![the growing chat and the before/after workload](latency.png)", "",
              "Written by `livemind bench latency`. Each model and context runs in a fresh process; times are",
              "wall clock from the call to `generate` to the first streamed token, greedy.", "",
              f"- CPU: {m['cpu']}, {m['cpus_usable']} usable CPUs, {r['threads']} threads; ISAs {', '.join(m['isas'])}",
