@@ -28,6 +28,7 @@ def test_the_quick_latency_run_measures_and_reports_every_part(tmp_path):
     ba = r["before_after"]
     assert all(ba[k]["workload_s"] > 0 for k in ("off", "on"))
     md = (tmp_path / "latency.md").read_text()
+    assert "- load average (1, 5, 15 min) at the start" in md
     assert "## Fresh KV slots" in md and "| smollm2-135m-instruct | 4096 | 1 |" in md
     assert f"| 2 | {second['on']['prompt_tokens']} | {second['on']['cached_tokens']} |" in md
     assert "## The default team, as `livemind ask` runs it" in md and "| parallel |" in md

@@ -228,7 +228,7 @@ def write(result: dict, out_dir: Path) -> None:
         "  caller: prefill a 512-token prompt from an empty cache; decode 128 greedy tokens after a short",
         "  prompt (ours from the first streamed token to the last, llama-cpp-python's 127 `eval` calls);",
         "- **llama-bench**, llama.cpp's own C++ tool built from the same vendored sources with AMX off",
-        "  (`scripts/build-llamacpp-tools`), by its own timer: pp512 and tg128 (128 tokens from an empty",
+        "  (`scripts/build-llamacpp-tools`), by its own timer after its own warm-up run: pp512 and tg128 (128 tokens from an empty",
         "  context)" + (f": `llama-bench {bench['command']}` (build {bench['build']})." if bench else "."),
         "",
         f"Figures are medians over rounds of each run's median of {f['repeats']}; ratios (ours / peer) the median of",

@@ -21,7 +21,9 @@ Each model and context runs in a fresh process. Writes latency.{json,md,png}.
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -93,7 +95,12 @@ print(json.dumps({"turns": rows}))
 """
 
 
-FRESH_SLOTS = 8   # the engine's KV slots per model (NativeBackend's max_sequences, Model's n_seq)
+def _default_slots() -> int:
+    from livemind.engine.model import Model
+    return inspect.signature(Model).parameters["n_seq"].default
+
+
+FRESH_SLOTS = _default_slots()   # the KV slots a model has by default (its n_seq)
 
 
 _TEAM = r"""
@@ -207,14 +214,15 @@ def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads: int = 2, c
 
     if quick:   # CI: that every part runs, not what it measures
         models, contexts, requests, turns, answer_tokens = models[:1], contexts[:1], FRESH_SLOTS + 1, 2, 4
+    load_start = os.getloadavg()
     fresh, chat = [], []
     for model in models:
         for n_ctx, th in [(c, t) for c in contexts for t in sorted({1, threads})]:
             print(f"  fresh slots · {model} · context {n_ctx} · {th} threads ...", file=sys.stderr)
             r = _child(_FRESH, {"model": model, "context": n_ctx, "threads": th, "requests": requests})
             t = r["ttft_ms"]
-            # the first request starts the engine thread; the next seven take slots no request has
-            # touched (the model has eight), the rest take slots used before
+            # the first request starts the engine thread; the next take slots no request has touched,
+            # up to the model's FRESH_SLOTS, the rest slots used before
             row = {"model": model, "context": n_ctx, "threads": th, **r, "first_ms": t[0],
                    "fresh_ms": statistics.median(t[1:FRESH_SLOTS]), "reused_ms": statistics.median(t[FRESH_SLOTS:])}
             fresh.append(row)
@@ -230,7 +238,8 @@ def main(*, models=("smollm2-135m-instruct", "gemma3-270m"), threads: int = 2, c
           file=sys.stderr)
     before_after = {key: _child(_BEFORE_AFTER, {"on": key == "on", "tokens": answer_tokens}) for key in ("off", "on")}
     result = {"machine": machine_facts(), "threads": threads, "answer_tokens": answer_tokens, "fresh_slots": fresh,
-              "chat": chat, "team": team, "before_after": before_after}
+              "chat": chat, "team": team, "before_after": before_after,
+              "load": {"start": load_start, "end": os.getloadavg()}}
     print(json.dumps(result, indent=1))
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
@@ -288,6 +297,8 @@ def _report(r: dict) -> str:
              "Written by `livemind bench latency`. Each model and context runs in a fresh process; times are",
              "wall clock from the call to `generate` to the first streamed token, greedy.", "",
              f"- CPU: {m['cpu']}, {m['cpus_usable']} usable CPUs, {r['threads']} threads; ISAs {', '.join(m['isas'])}",
+             *([f"- load average (1, 5, 15 min) at the start {', '.join(f'{x:.2f}' for x in r['load']['start'])}, "
+                f"at the end {', '.join(f'{x:.2f}' for x in r['load']['end'])}"] if "load" in r else []),
              "", "## Fresh KV slots", "",
              f"Short prompts ({_span(r['fresh_slots'])} tokens) one after another, each different, so nothing is reused: the",
              f"first {FRESH_SLOTS} take slots no request has touched, the rest slots used before. The first",
